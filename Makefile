@@ -1,0 +1,32 @@
+# Sparse Circuits: `make run` and `make test` set up everything on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch 2.13.0 (a local file on our build machines); with a GPU, install the
+# CUDA build of the same version into .venv instead (see README).
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.setup-done
+RUN    := runs/tiny-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/sparse-circuits train --preset tiny --out $(RUN)
+	$(BIN)/sparse-circuits info $(RUN)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/sparse-circuits bench train --json
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

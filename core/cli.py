@@ -1,0 +1,103 @@
+"""`sparse-circuits ...`: the headless commands. Bad input exits 2 with one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .fileio import FileFormatError
+
+
+class UsageError(Exception):
+    """Bad arguments or files: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sparse-circuits",
+                     description="Train weight-sparse transformers and study their circuits.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a weight-sparse model")
+    t.add_argument("--preset", default="tiny", help="tiny, small or paper (default: tiny)")
+    t.add_argument("--steps", type=int, help="optimizer steps (default: the preset's)")
+    t.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    t.add_argument("--corpus", metavar="DIR", help="a folder of .py files (default: the embedded corpus)")
+    t.add_argument("--seed", type=int, help="random seed (default: 0)")
+    t.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoint + metrics.jsonl)")
+    t.add_argument("--resume", action="store_true", help="continue the run in RUN exactly")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    i = sub.add_parser("info", help="describe a checkpoint (ours or an OpenAI folder)")
+    i.add_argument("checkpoint", metavar="CKPT")
+    i.add_argument("--json", action="store_true", help="print JSON")
+
+    b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
+    b.add_argument("what", choices=["train"], help="train: a sparse step vs the same step dense")
+    b.add_argument("--preset", default="small")
+    b.add_argument("--steps", type=int, default=15, help="timed steps of each kind (default 15)")
+    b.add_argument("--device", help="default: the best available")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            return gui_main()
+        return {"train": cmd_train, "info": cmd_info, "bench": cmd_bench}[args.command](args)
+    except UsageError as e:
+        print(f"{e}", file=sys.stderr)
+        return 2
+    except (FileFormatError, FileExistsError, ValueError, KeyError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"sparse-circuits: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sparse-circuits: interrupted", file=sys.stderr)
+        return 130
+
+
+def gui_main() -> int:
+    try:
+        from app.main import run_app  # the desktop app, when installed
+    except ImportError:
+        build_parser().print_help()
+        print("\nThe desktop app is not part of this installation yet; use the commands above.")
+        return 0
+    return run_app()
+
+
+def cmd_train(args) -> int:
+    from .commands.train import run_training
+    return run_training(args)
+
+
+def cmd_info(args) -> int:
+    from .commands.info import checkpoint_info, format_info
+    info = checkpoint_info(args.checkpoint)
+    print(json.dumps(info, indent=1) if args.json else format_info(info))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .commands.bench import bench_train
+    result = bench_train(args.preset, args.steps, args.device)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"sparse step {result['sparse_step_s'] * 1000:.1f} ms, dense step "
+              f"{result['dense_step_s'] * 1000:.1f} ms, ratio {result['ratio']:.3f} "
+              f"(medians of {args.steps}, preset {args.preset}, {result['device']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Byte-level BPE tokenizer (GPT-2 style), trained on a corpus or read from GPT-2 files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer as _HFTokenizer
+from tokenizers import decoders, models, pre_tokenizers, trainers
+
+from ..fileio import atomic_write_text, check_size
+
+
+class TokenizerError(ValueError):
+    """A tokenizer file that cannot be read; the message names the file."""
+
+
+class Tokenizer:
+    """Encodes text to token ids and back. Every byte sequence is encodable."""
+
+    def __init__(self, hf: _HFTokenizer):
+        self._hf = hf
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int = 2048) -> "Tokenizer":
+        hf = _HFTokenizer(models.BPE())
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        hf.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, min_frequency=2, show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        hf.train_from_iterator(texts, trainer=trainer)
+        return cls(hf)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Tokenizer":
+        path = Path(path)
+        check_size(path, 64 << 20)
+        try:
+            return cls(_HFTokenizer.from_file(str(path)))
+        except Exception as e:  # the library's errors are untyped strings
+            raise TokenizerError(f"{path}: not a valid tokenizer.json ({e})") from None
+
+    @classmethod
+    def from_gpt2_files(cls, encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike) -> "Tokenizer":
+        """OpenAI's GPT-2 format (encoder.json + vocab.bpe), as used by tinypython_2k."""
+        for p in (encoder_json, vocab_bpe):
+            check_size(Path(p), 64 << 20)
+        try:
+            vocab = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
+            lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TokenizerError(f"{encoder_json} / {vocab_bpe}: {e}") from None
+        merges = [tuple(line.split(" ")) for line in lines
+                  if line and not line.startswith("#version")]
+        bad = [m for m in merges if len(m) != 2]
+        if bad or not isinstance(vocab, dict):
+            raise TokenizerError(f"{vocab_bpe}: malformed merges line {' '.join(bad[0]) if bad else ''!r}")
+        hf = _HFTokenizer(models.BPE(vocab=vocab, merges=merges))
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        hf.decoder = decoders.ByteLevel()
+        return cls(hf)
+
+    def save(self, path: str | os.PathLike) -> None:
+        atomic_write_text(Path(path), self._hf.to_str())
+
+    def to_str(self) -> str:
+        return self._hf.to_str()
+
+    @property
+    def vocab_size(self) -> int:
+        return self._hf.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self._hf.encode(text).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self._hf.encode_batch(texts)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._hf.decode(list(ids))
+
+    def token_text(self, token_id: int) -> str:
+        """The text one token stands for (bytes shown as they decode)."""
+        return self._hf.decode([token_id])
+
+    def token_id(self, text: str) -> int | None:
+        """The id of a single token spelling exactly `text`, or None."""
+        ids = self.encode(text)
+        return ids[0] if len(ids) == 1 else None

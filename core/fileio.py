@@ -1,0 +1,55 @@
+"""Whole-or-nothing writes and guarded reads for every file the project touches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+class FileFormatError(ValueError):
+    """A file we were asked to read is missing, too large or malformed; names the file."""
+
+
+def check_size(path: Path, limit: int) -> int:
+    """Size of `path` in bytes, or a FileFormatError if it is missing or over `limit`."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise FileFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+    if size > limit:
+        raise FileFormatError(f"{path}: {size} bytes is larger than the {limit} allowed")
+    return size
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def replace_dir(staging: Path, final: Path) -> None:
+    """Move a fully written `staging` folder to `final`, replacing any old one. A reader sees
+    the old or the new folder, never a mix (the old one survives as final.old until then)."""
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old.exists():
+        shutil.rmtree(old)

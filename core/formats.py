@@ -1,0 +1,224 @@
+"""Checkpoints: our format (safetensors + JSON + tokenizer, one folder) and OpenAI import.
+
+Our folder:
+    model.safetensors   weights and buffers (a tied unembedding is stored once, as wte)
+    config.json         {"format", "version", "model": GPTConfig, "sparsity": {...}, "step"}
+    tokenizer.json      the tokenizer the model was trained with
+    optimizer.safetensors, train_state.json   only in training checkpoints, for --resume
+
+OpenAI's circuit_sparsity folder: beeg_config.json + final_model.pt (a torch state dict, read
+with weights_only=True so that no pickled code runs).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ConfigError, GPTConfig
+from .data.tokenizer import Tokenizer
+from .fileio import FileFormatError, atomic_write_text, check_size, replace_dir
+from .model import GPT
+
+FORMAT_NAME = "sparse-circuits-checkpoint"
+FORMAT_VERSION = 1
+MAX_JSON_BYTES = 16 << 20
+MAX_WEIGHTS_BYTES = 32 << 30
+
+# OpenAI GPTConfig defaults: a released beeg_config.json only lists what differs from them.
+OPENAI_DEFAULTS = dict(
+    block_size=1024, vocab_size=50304, n_layer=12, n_head=12, d_model=768, d_head=None,
+    dropout=0.0, bias=True, ln_bias=True, rms_norm=False, residual_activation_type="identity",
+    activation_type="gelu", afrac=None, afrac_loctypes="attn_in,attn_out,mlp_in,mlp_out",
+    tied_unembed=True, tokenizer_name="tinypython_2k", d_mlp=None, enable_bigram_table=False,
+    learnable_bigram_table=False, d_pos_emb=None, dropout_cat_pos_emb=False,
+    sinusoidal_cat_pos_emb=False, sink=False,
+)
+# Keys of beeg_config.json that only steer OpenAI's training or kernels.
+OPENAI_IGNORED_KEYS = {"flash", "grad_checkpointing", "debug_nans", "enable_sparse_kernels",
+                       "bigram_table_rank", "use_tied_aux_matrix"}
+
+
+@dataclass
+class Checkpoint:
+    model: GPT
+    tokenizer: Tokenizer | None
+    meta: dict = field(default_factory=dict)   # sparsity settings, step, source format
+    path: Path | None = None
+
+
+def read_json(path: Path) -> dict:
+    check_size(path, MAX_JSON_BYTES)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FileFormatError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise FileFormatError(f"{path}: expected a JSON object")
+    return data
+
+
+def model_state(model: GPT) -> dict[str, torch.Tensor]:
+    """State dict with each tensor once (a tied unembedding is kept as wte only)."""
+    state = model.state_dict()
+    if model.config.tied_unembed:
+        state.pop("lm_head.weight", None)
+    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+
+def load_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None:
+    expected = model_state(model)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing[:5]))
+        if unexpected:
+            parts.append("unexpected " + ", ".join(unexpected[:5]))
+        raise FileFormatError(f"{source}: weights do not match the config ({'; '.join(parts)})")
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise FileFormatError(f"{source}: {name} has shape {tuple(tensor.shape)}, "
+                                  f"the config needs {tuple(expected[name].shape)}")
+    model.load_state_dict(state, strict=False)
+
+
+def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer | None, meta: dict,
+                    extra_files: dict[str, dict[str, torch.Tensor] | dict] | None = None) -> None:
+    """Write the checkpoint folder whole or not at all. `extra_files` maps a file name to
+    tensors (saved as safetensors) or a dict (saved as JSON)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        save_file(model_state(model), str(staging / "model.safetensors"))
+        config = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
+                  "model": model.config.to_dict(), **meta}
+        atomic_write_text(staging / "config.json", json.dumps(config, indent=1))
+        if tokenizer is not None:
+            tokenizer.save(staging / "tokenizer.json")
+        for name, content in (extra_files or {}).items():
+            if name.endswith(".safetensors"):
+                save_file(content, str(staging / name))
+            else:
+                atomic_write_text(staging / name, json.dumps(content, indent=1))
+        replace_dir(staging, folder)
+    except BaseException:
+        import shutil
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def find_checkpoint_dir(path: Path) -> Path:
+    """A checkpoint folder, a run folder holding `checkpoint/`, or an OpenAI model folder."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file or folder")
+    if path.is_file():
+        path = path.parent
+    for candidate in (path, path / "checkpoint", path / "checkpoint.old"):
+        if (candidate / "config.json").is_file() or (candidate / "beeg_config.json").is_file():
+            return candidate
+    raise FileFormatError(f"{path}: not a checkpoint (no config.json or beeg_config.json)")
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
+    folder = find_checkpoint_dir(Path(path))
+    if (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file():
+        ckpt = load_openai(folder)
+    else:
+        ckpt = load_ours(folder)
+    ckpt.model.to(device).eval()
+    return ckpt
+
+
+def load_ours(folder: Path) -> Checkpoint:
+    config_path = folder / "config.json"
+    data = read_json(config_path)
+    if data.get("format") != FORMAT_NAME:
+        raise FileFormatError(f"{config_path}: not a {FORMAT_NAME} config")
+    if data.get("version") != FORMAT_VERSION:
+        raise FileFormatError(f"{config_path}: version {data.get('version')!r} is not supported "
+                              f"(this program reads version {FORMAT_VERSION})")
+    if not isinstance(data.get("model"), dict):
+        raise FileFormatError(f"{config_path}: field 'model' must be an object")
+    try:
+        config = GPTConfig.from_dict(data["model"], source=f"{config_path}: model")
+    except ConfigError as e:
+        raise FileFormatError(str(e)) from None
+    weights = folder / "model.safetensors"
+    check_size(weights, MAX_WEIGHTS_BYTES)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as e:
+        raise FileFormatError(f"{weights}: not a readable safetensors file ({e})") from None
+    model = GPT(config)
+    load_state(model, state, weights)
+    tokenizer = None
+    if (folder / "tokenizer.json").is_file():
+        tokenizer = Tokenizer.load(folder / "tokenizer.json")
+    meta = {k: v for k, v in data.items() if k not in ("model",)}
+    meta["source_format"] = "sparse-circuits"
+    return Checkpoint(model, tokenizer, meta, folder)
+
+
+def openai_config(raw: dict, source: Path) -> GPTConfig:
+    raw = dict(raw)
+    if raw.pop("use_tied_aux_matrix", False):
+        raise FileFormatError(f"{source}: use_tied_aux_matrix models are not supported")
+    if "n_mlp" in raw:
+        raw["d_mlp"] = raw.pop("n_mlp")
+    unknown = set(raw) - set(OPENAI_DEFAULTS) - OPENAI_IGNORED_KEYS
+    if unknown:
+        raise FileFormatError(f"{source}: unknown config fields: {', '.join(sorted(unknown))}")
+    fields = {**OPENAI_DEFAULTS, **{k: v for k, v in raw.items() if k in OPENAI_DEFAULTS}}
+    try:
+        return GPTConfig(**fields, learned_pos_emb=True)
+    except (ConfigError, TypeError) as e:
+        raise FileFormatError(f"{source}: {e}") from None
+
+
+def load_openai(folder: Path) -> Checkpoint:
+    config_path = folder / "beeg_config.json"
+    config = openai_config(read_json(config_path), config_path)
+    weights = folder / "final_model.pt"
+    check_size(weights, MAX_WEIGHTS_BYTES)
+    try:
+        raw = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a bad or unsafe file
+        raise FileFormatError(f"{weights}: not a readable torch state dict ({e})") from None
+    if not isinstance(raw, dict):
+        raise FileFormatError(f"{weights}: expected a state dict")
+    state = {}
+    for name, tensor in raw.items():
+        if name.endswith(".attn.bias"):          # the causal-mask buffer of the slow path
+            continue
+        name = name.replace(".attn.attn_imp.sink_logit", ".attn.sink_logit")
+        state[name] = tensor.float() if tensor.is_floating_point() else tensor
+    # The sink is a parameter only where training used it; OpenAI's eager loader skips it.
+    config.sink = any(k.endswith(".attn.sink_logit") for k in state)
+    state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
+    if config.tied_unembed:
+        state.pop("lm_head.weight", None)
+    model = GPT(config)
+    load_state(model, state, weights)
+    tokenizer = None
+    if (folder / "encoder.json").is_file() and (folder / "vocab.bpe").is_file():
+        tokenizer = Tokenizer.from_gpt2_files(folder / "encoder.json", folder / "vocab.bpe")
+    meta = {"source_format": "openai-circuit-sparsity"}
+    return Checkpoint(model, tokenizer, meta, folder)
+
+
+def load_model(path, device: str | torch.device = "cpu") -> GPT:
+    """The model of a checkpoint of ours or an OpenAI folder, in eval mode; its tokenizer (or
+    None) is `model.tokenizer`."""
+    ckpt = load_checkpoint(path, device)
+    ckpt.model.tokenizer = ckpt.tokenizer
+    return ckpt.model

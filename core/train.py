@@ -1,0 +1,254 @@
+"""The training loop of Gao et al. 2025, as an iterator of events.
+
+Each step: forward, backward, gradient-RMS clipping, AdamW, then every sparse matrix is
+projected back to its top-k entries by magnitude. The kept fraction anneals from dense to
+the target; the learning rate follows the "sharkfin": warmup, linear decay, times
+1/sqrt(kept fraction). Stopping the iterator (close()) between steps saves a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .config import GPTConfig
+from .data.stream import TokenStream
+from .data.tokenizer import Tokenizer
+from .device import pick_device
+from .fileio import FileFormatError, atomic_write_text
+from .formats import load_ours, read_json, save_checkpoint
+from .model import GPT
+from .sparsity import SparsitySpec, l0_fraction_at, project_, sparse_parameters
+from .train_config import TrainConfig
+
+CHECKPOINT_DIR = "checkpoint"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class TrainEvent:
+    kind: str                 # "step", "checkpoint" or "done"
+    step: int                 # optimizer steps completed
+    total_steps: int
+    loss: float
+    lr: float
+    l0_frac: float
+    tokens_per_s: float
+    elapsed_s: float
+    val_loss: float | None = None
+    device: str = "cpu"
+
+
+def sharkfin_lr(step: int, cfg: TrainConfig, l0_frac: float) -> float:
+    """Learning rate for optimizer step `step` (0-based)."""
+    warmup = max(1, round(cfg.warmup_frac * cfg.steps))
+    if step < warmup:
+        shape = (step + 1) / warmup
+    else:
+        shape = max(0.0, (cfg.steps - step) / max(1, cfg.steps - warmup))
+    return cfg.lr * shape / math.sqrt(l0_frac)
+
+
+def clip_grad_rms_(params: list[torch.nn.Parameter], max_rms: float) -> float:
+    """Scale gradients so that their root-mean-square over all entries is at most max_rms."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    total_sq = torch.stack([g.detach().float().pow(2).sum() for g in grads]).sum()
+    rms = math.sqrt(float(total_sq) / sum(g.numel() for g in grads))
+    if rms > max_rms:
+        for g in grads:
+            g.mul_(max_rms / rms)
+    return rms
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+
+
+def optimizer_tensors(model: GPT, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, p in model.named_parameters():
+        for key, value in opt.state.get(p, {}).items():
+            out[f"{name}::{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    out["__rng_cpu__"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        out["__rng_cuda__"] = torch.cuda.get_rng_state()
+    return out
+
+
+def restore_optimizer(model: GPT, opt: torch.optim.Optimizer, tensors: dict, device) -> None:
+    params = dict(model.named_parameters())
+    for key, value in tensors.items():
+        if key == "__rng_cpu__":
+            torch.set_rng_state(value)
+        elif key == "__rng_cuda__":
+            if torch.cuda.is_available():
+                torch.cuda.set_rng_state(value)
+        else:
+            name, _, field = key.partition("::")
+            if name not in params:
+                raise FileFormatError(f"optimizer state names unknown parameter {name!r}")
+            value = value.to(device) if field != "step" else value
+            opt.state[params[name]][field] = value
+
+
+class Trainer:
+    """Owns one run folder: `metrics.jsonl` and `checkpoint/`."""
+
+    def __init__(self, run_dir, model_config: GPTConfig, train_config: TrainConfig,
+                 stream: TokenStream, tokenizer: Tokenizer | None, device: str | None = None,
+                 resume: bool = False):
+        self.run_dir = Path(run_dir)
+        self.device = pick_device(device)
+        self.stream = stream
+        self.tokenizer = tokenizer
+        self.start_step = 0
+        if resume:
+            self._load_resume_state()
+        else:
+            if (self.run_dir / CHECKPOINT_DIR).exists():
+                raise FileExistsError(f"{self.run_dir} already holds a training run; "
+                                      f"resume it or choose another folder")
+            self.model_config, self.cfg = model_config, train_config
+            torch.manual_seed(self.cfg.seed)
+            self.model = GPT(self.model_config).to(self.device)
+            self.opt = make_optimizer(self.model, self.cfg)
+        if self.cfg.seq_len > self.model_config.block_size:
+            raise ValueError(f"seq_len {self.cfg.seq_len} exceeds block_size {self.model_config.block_size}")
+        self.spec = SparsitySpec(self.cfg.dense_embeddings, self.cfg.dense_unembed,
+                                 self.cfg.dense_biases, self.cfg.min_per_unit)
+        self.sparse = sparse_parameters(self.model, self.spec)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.project_weights = True      # False only to benchmark the dense twin
+
+    def _load_resume_state(self):
+        folder = self.run_dir / CHECKPOINT_DIR
+        if not (folder / "train_state.json").is_file():
+            raise FileFormatError(f"{self.run_dir}: nothing to resume (no {CHECKPOINT_DIR}/train_state.json)")
+        ckpt = load_ours(folder)
+        state = read_json(folder / "train_state.json")
+        self.model_config = ckpt.model.config
+        self.cfg = TrainConfig.from_dict(state["train_config"])
+        self.model = ckpt.model.to(self.device).train()
+        self.opt = make_optimizer(self.model, self.cfg)
+        restore_optimizer(self.model, self.opt, load_file(str(folder / "optimizer.safetensors")),
+                          self.device)
+        self.start_step = int(state["step"])
+        if self.tokenizer is None:
+            self.tokenizer = ckpt.tokenizer
+
+    def run(self) -> Iterator[TrainEvent]:
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._truncate_metrics(self.start_step)
+        self.model.train()
+        step, saved_step = self.start_step, self.start_step
+        t_start = time.perf_counter()
+        t_last, tokens_since = t_start, 0
+        try:
+            while step < cfg.steps:
+                loss, lr, l0, n_tokens = self.step(step)
+                step += 1
+                tokens_since += n_tokens
+                last = step == cfg.steps
+                if step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0:
+                    now = time.perf_counter()
+                    event = TrainEvent("step", step, cfg.steps, loss, lr, l0,
+                                       tokens_since / max(now - t_last, 1e-9), now - t_start,
+                                       device=self.device.type)
+                    t_last, tokens_since = now, 0
+                    if step % cfg.ckpt_every == 0 or last:
+                        event.kind = "checkpoint"
+                        event.val_loss = self.validation_loss()
+                        self.save(step)
+                        saved_step = step
+                    self._append_metrics(event)
+                    yield event
+            yield TrainEvent("done", step, cfg.steps, event.loss, lr, l0, event.tokens_per_s,
+                             time.perf_counter() - t_start, event.val_loss, self.device.type)
+        except GeneratorExit:
+            if step != saved_step:
+                self.save(step)      # cancelled between steps: keep the work for --resume
+            raise
+
+    def step(self, step: int) -> tuple[float, float, float, int]:
+        """One optimizer step (0-based index): (loss, lr, kept fraction, tokens)."""
+        cfg = self.cfg
+        l0 = l0_fraction_at(step + 1, cfg.steps, cfg.l0_target, cfg.anneal_frac)
+        lr = sharkfin_lr(step, cfg, l0)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        x, y = self.stream.batch(step, cfg.batch_size, cfg.seq_len, cfg.seed)
+        x, y = x.to(self.device), y.to(self.device)
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                _, loss = self.model(x, y)
+        else:
+            _, loss = self.model(x, y)
+        loss.backward()
+        clip_grad_rms_(self.params, cfg.grad_clip_rms)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if self.project_weights:
+            project_(self.sparse, l0, cfg.min_per_unit)
+        return float(loss.detach()), lr, l0, x.numel()
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        self.model.eval()
+        losses = []
+        for i in range(self.cfg.val_batches):
+            x, y = self.stream.batch(i, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed, "val")
+            losses.append(float(self.model(x.to(self.device), y.to(self.device))[1]))
+        self.model.train()
+        return sum(losses) / len(losses)
+
+    def save(self, step: int) -> None:
+        meta = {"step": step, "sparsity": {**self.spec.__dict__, "l0_target": self.cfg.l0_target,
+                                           "l0_frac": l0_fraction_at(step, self.cfg.steps,
+                                                                     self.cfg.l0_target,
+                                                                     self.cfg.anneal_frac)}}
+        train_state = {"step": step, "train_config": self.cfg.to_dict()}
+        save_checkpoint(self.run_dir / CHECKPOINT_DIR, self.model, self.tokenizer, meta,
+                        {"optimizer.safetensors": optimizer_tensors(self.model, self.opt),
+                         "train_state.json": train_state})
+
+    def _append_metrics(self, event: TrainEvent) -> None:
+        record = {"step": event.step, "loss": event.loss, "lr": event.lr,
+                  "l0_frac": event.l0_frac, "tokens_per_s": event.tokens_per_s}
+        if event.val_loss is not None:
+            record["val_loss"] = event.val_loss
+        with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _truncate_metrics(self, keep_through: int) -> None:
+        """Drop records after the step we start from, so a resumed log reads as one run."""
+        path = self.run_dir / METRICS_FILE
+        if not path.exists():
+            return
+        if keep_through == 0:
+            path.unlink()
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= keep_through]
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+def read_metrics(run_dir) -> list[dict]:
+    path = Path(run_dir) / METRICS_FILE
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+import torch
+
+from core import GPT, load_checkpoint, load_model
+from core.fileio import FileFormatError
+from core.formats import save_checkpoint
+from tests.conftest import tiny_config
+
+
+@pytest.fixture
+def saved(tmp_path, tokenizer):
+    torch.manual_seed(0)
+    model = GPT(tiny_config(tied_unembed=True, enable_bigram_table=True,
+                            learnable_bigram_table=True)).eval()
+    with torch.no_grad():
+        model.bigram_table.normal_()
+        model.final_logits_bias.normal_()
+    save_checkpoint(tmp_path / "ckpt", model, tokenizer, {"step": 3})
+    return model, tmp_path / "ckpt"
+
+
+def test_round_trip_gives_the_same_function(saved):
+    model, folder = saved
+    loaded = load_model(folder)
+    ids = torch.randint(0, 2048, (2, 9))
+    torch.testing.assert_close(loaded(ids), model(ids))
+    assert loaded.tokenizer is not None and loaded.config == model.config
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors",
+                                                        "tokenizer.json"]
+
+
+def test_rewrite_replaces_whole_folder(saved, tokenizer):
+    model, folder = saved
+    save_checkpoint(folder, model, None, {"step": 4})
+    assert load_checkpoint(folder).meta["step"] == 4
+    assert not (folder / "tokenizer.json").exists()
+    assert [p.name for p in folder.parent.iterdir()] == ["ckpt"]     # no staging left behind
+
+
+def test_bad_files_are_named(saved, tmp_path):
+    _, folder = saved
+    with pytest.raises(FileFormatError, match="no such file"):
+        load_model(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileFormatError, match="not a checkpoint"):
+        load_model(empty)
+    (folder / "model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(FileFormatError, match="model.safetensors"):
+        load_model(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["d_model"] = "wide"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FileFormatError, match="d_model"):
+        load_model(folder)
+    (folder / "config.json").write_text("[1, 2")
+    with pytest.raises(FileFormatError, match="config.json"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_match_config(saved, tokenizer):
+    model, folder = saved
+    bigger = GPT(tiny_config(d_mlp=128, tied_unembed=True, enable_bigram_table=True,
+                             learnable_bigram_table=True))
+    save_checkpoint(folder.parent / "other", bigger, None, {})
+    (folder / "model.safetensors").write_bytes((folder.parent / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(FileFormatError, match="shape"):
+        load_model(folder)
+
+
+def test_openai_folder_with_pickled_code_is_refused(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "beeg_config.json").write_text(json.dumps({"n_layer": 1, "d_model": 8,
+                                                           "n_head": 2, "vocab_size": 10,
+                                                           "block_size": 8}))
+    (tmp_path / "final_model.pt").write_bytes(pickle.dumps({"x": Evil()}))
+    with pytest.raises(FileFormatError, match="final_model.pt"):
+        load_model(tmp_path)

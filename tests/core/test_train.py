@@ -1,0 +1,78 @@
+import json
+
+import pytest
+import torch
+
+from core.formats import load_checkpoint
+from core.sparsity import keep_count
+from core.train import CHECKPOINT_DIR, Trainer, clip_grad_rms_, read_metrics
+from tests.conftest import tiny_config, tiny_train_config
+
+
+def make_trainer(run_dir, stream, tokenizer, resume=False, **train_overrides):
+    return Trainer(run_dir, tiny_config(), tiny_train_config(**train_overrides), stream,
+                   tokenizer, "cpu", resume=resume)
+
+
+def test_training_lowers_loss_and_writes_metrics(tmp_path, small_stream, tokenizer):
+    events = list(make_trainer(tmp_path, small_stream, tokenizer, steps=40, ckpt_every=20).run())
+    assert events[-1].kind == "done" and events[-1].step == 40
+    metrics = read_metrics(tmp_path)
+    assert [m["step"] for m in metrics] == list(range(1, 41))
+    assert set(metrics[0]) == {"step", "loss", "lr", "l0_frac", "tokens_per_s"}
+    assert metrics[-1]["loss"] < 0.8 * metrics[0]["loss"]
+    assert metrics[-1]["l0_frac"] == pytest.approx(0.25)
+    assert "val_loss" in metrics[19] and "val_loss" in metrics[39]
+
+
+def test_checkpoint_holds_sparse_weights_at_target(tmp_path, small_stream, tokenizer):
+    trainer = make_trainer(tmp_path, small_stream, tokenizer)
+    list(trainer.run())
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.meta["step"] == 20 and ckpt.tokenizer is not None
+    params = dict(ckpt.model.named_parameters())
+    for name in trainer.sparse:
+        p = params[name]
+        assert int((p != 0).sum()) == keep_count(p.numel(), 0.25), name
+
+
+def test_resume_equals_unbroken_run(tmp_path, small_stream, tokenizer):
+    list(make_trainer(tmp_path / "whole", small_stream, tokenizer).run())
+    events = make_trainer(tmp_path / "split", small_stream, tokenizer).run()
+    for event in events:
+        if event.step == 7:
+            break
+    events.close()          # cancelled mid-run: the checkpoint is at step 7
+    assert json.loads((tmp_path / "split" / CHECKPOINT_DIR / "train_state.json").read_text())["step"] == 7
+    resumed = Trainer(tmp_path / "split", None, None, small_stream, tokenizer, "cpu", resume=True)
+    assert resumed.start_step == 7
+    list(resumed.run())
+    whole, split = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "split")
+    assert [m["step"] for m in split] == [m["step"] for m in whole]
+    for a, b in zip(whole, split):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6), a["step"]
+    wa = load_checkpoint(tmp_path / "whole").model.state_dict()
+    wb = load_checkpoint(tmp_path / "split").model.state_dict()
+    for name in wa:
+        torch.testing.assert_close(wa[name], wb[name], atol=1e-6, rtol=0)
+
+
+def test_existing_run_is_not_overwritten(tmp_path, small_stream, tokenizer):
+    list(make_trainer(tmp_path, small_stream, tokenizer, steps=10).run())
+    with pytest.raises(FileExistsError, match="already holds"):
+        make_trainer(tmp_path, small_stream, tokenizer)
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, small_stream, tokenizer):
+    with pytest.raises(ValueError, match="nothing to resume"):
+        Trainer(tmp_path, None, None, small_stream, tokenizer, "cpu", resume=True)
+
+
+def test_grad_rms_clipping():
+    p = torch.nn.Parameter(torch.zeros(4))
+    p.grad = torch.full((4,), 3.0)
+    assert clip_grad_rms_([p], 1.0) == pytest.approx(3.0)
+    torch.testing.assert_close(p.grad, torch.ones(4))
+    p.grad = torch.full((4,), 0.5)
+    clip_grad_rms_([p], 1.0)
+    torch.testing.assert_close(p.grad, torch.full((4,), 0.5))
