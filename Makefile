@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.setup-done
 RUN    := runs/tiny-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean default-model
 
 setup: $(STAMP)
 
@@ -30,3 +30,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Retrain and re-prune the shipped default model (about 45 minutes on 2 CPU cores).
+default-model: setup
+	$(BIN)/python -m core.build_default --run runs/default-model --out resources/default_model

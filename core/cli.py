@@ -37,6 +37,40 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("checkpoint", metavar="CKPT")
     i.add_argument("--json", action="store_true", help="print JSON")
 
+    sub.add_parser("tasks", help="list the built-in tasks").add_argument(
+        "--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("prune", help="prune a model to the circuit of one task")
+    p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint folder, or 'default'")
+    p.add_argument("--task", required=True, help="a built-in task or a .jsonl file")
+    p.add_argument("--target-loss", type=float, default=0.15)
+    p.add_argument("--ablation", choices=["mean", "zero"], default="mean")
+    p.add_argument("--calibrate", action="store_true", help="fit a logit scale and shift")
+    p.add_argument("--steps", type=int, help="mask optimisation steps")
+    p.add_argument("--examples", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checks", action="store_true", help="run the faithfulness checks too")
+    p.add_argument("--device")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, metavar="C.json")
+
+    e = sub.add_parser("eval", help="task loss and accuracy, of the model or a circuit")
+    e.add_argument("checkpoint", metavar="CKPT")
+    e.add_argument("--task", required=True)
+    e.add_argument("--circuit", metavar="C.json", help="evaluate this circuit alone")
+    e.add_argument("--split", choices=["train", "heldout"], default="heldout")
+    e.add_argument("--examples", type=int, default=256)
+    e.add_argument("--device")
+    e.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("check", help="faithfulness checks of a circuit")
+    c.add_argument("checkpoint", metavar="CKPT")
+    c.add_argument("circuit", metavar="C.json")
+    c.add_argument("--task", help="default: the circuit's task")
+    c.add_argument("--examples", type=int, default=256)
+    c.add_argument("--device")
+    c.add_argument("--json", action="store_true")
+
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument("what", choices=["train"], help="train: a sparse step vs the same step dense")
     b.add_argument("--preset", default="small")
@@ -52,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             return gui_main()
-        return {"train": cmd_train, "info": cmd_info, "bench": cmd_bench}[args.command](args)
+        from .commands import circuits
+        handlers = {"train": cmd_train, "info": cmd_info, "bench": cmd_bench,
+                    "tasks": circuits.cmd_tasks, "prune": circuits.cmd_prune,
+                    "eval": circuits.cmd_eval, "check": circuits.cmd_check}
+        return handlers[args.command](args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)
         return 2

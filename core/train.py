@@ -112,8 +112,9 @@ class Trainer:
 
     def __init__(self, run_dir, model_config: GPTConfig, train_config: TrainConfig,
                  stream: TokenStream, tokenizer: Tokenizer | None, device: str | None = None,
-                 resume: bool = False):
+                 resume: bool = False, corpus: str | None = None):
         self.run_dir = Path(run_dir)
+        self.corpus = corpus          # None: the embedded corpus; else the user's folder
         self.device = pick_device(device)
         self.stream = stream
         self.tokenizer = tokenizer
@@ -149,6 +150,7 @@ class Trainer:
         restore_optimizer(self.model, self.opt, load_file(str(folder / "optimizer.safetensors")),
                           self.device)
         self.start_step = int(state["step"])
+        self.corpus = ckpt.meta.get("corpus", self.corpus)
         if self.tokenizer is None:
             self.tokenizer = ckpt.tokenizer
 
@@ -219,7 +221,7 @@ class Trainer:
         return sum(losses) / len(losses)
 
     def save(self, step: int) -> None:
-        meta = {"step": step, "sparsity": {**self.spec.__dict__, "l0_target": self.cfg.l0_target,
+        meta = {"step": step, "corpus": self.corpus, "sparsity": {**self.spec.__dict__, "l0_target": self.cfg.l0_target,
                                            "l0_frac": l0_fraction_at(step, self.cfg.steps,
                                                                      self.cfg.l0_target,
                                                                      self.cfg.anneal_frac)}}

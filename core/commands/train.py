@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..data.sources import load_training_data
 from ..device import describe, pick_device
 from ..formats import read_json
-from ..presets import preset
+from ..presets import PRESETS, preset
 from ..train import CHECKPOINT_DIR, Trainer
 
 
@@ -27,19 +27,23 @@ def run_training(args) -> int:
             raise ValueError(f"--steps {args.steps} differs from the run's {saved_steps}; "
                              f"a resumed run keeps its schedule")
         from ..formats import load_ours
-        tokenizer = load_ours(run_dir / CHECKPOINT_DIR).tokenizer
-        data = load_training_data(args.corpus, tokenizer=tokenizer)
+        saved = load_ours(run_dir / CHECKPOINT_DIR)
+        data = load_training_data(args.corpus or saved.meta.get("corpus"), tokenizer=saved.tokenizer)
         trainer = Trainer(run_dir, None, None, data.stream, data.tokenizer, str(device), resume=True)
     else:
         if args.steps is not None and args.steps < 1:
             raise ValueError(f"--steps must be positive, got {args.steps}")
+        if args.preset not in PRESETS:
+            raise ValueError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESETS)})")
         data = load_training_data(args.corpus)
         model_config, train_config = preset(args.preset, data.tokenizer.vocab_size)
         if args.steps is not None:
             train_config.steps = args.steps
         if args.seed is not None:
             train_config.seed = args.seed
-        trainer = Trainer(run_dir, model_config, train_config, data.stream, data.tokenizer, str(device))
+        corpus = str(Path(args.corpus).resolve()) if args.corpus else None
+        trainer = Trainer(run_dir, model_config, train_config, data.stream, data.tokenizer,
+                          str(device), corpus=corpus)
     n_params = trainer.model.num_params()
     print(f"training {trainer.cfg.preset}: {n_params:,} parameters on {describe(device)}; "
           f"data: {data.description}", file=sys.stderr)

@@ -1,0 +1,115 @@
+"""`sparse-circuits tasks | prune | eval | check`: circuits from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from tqdm import tqdm
+
+from ..checks import run_checks
+from ..circuit import Circuit
+from ..interventions import Intervention, applied
+from ..prune import PruneConfig, Pruner
+from ..tasks import BUILTIN_TASKS, get_task
+from ..taskeval import evaluate
+from ..workbench import Workbench
+
+
+def cmd_tasks(args) -> int:
+    rows = []
+    for task in BUILTIN_TASKS.values():
+        example = task.examples(1)[0]
+        rows.append({"name": task.name, "description": task.description,
+                     "example": {"prompt": example.prompt, "correct": example.correct,
+                                 "incorrect": example.incorrect}})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            prompt = r["example"]["prompt"].replace("\n", "\\n")
+            print(f"{r['name']:<28} {r['description']}\n{'':<28} {prompt!s} -> "
+                  f"{r['example']['correct']!r} not {r['example']['incorrect']!r}")
+    return 0
+
+
+def prune_circuit(bench: Workbench, task, config: PruneConfig, n_examples: int,
+                  progress: bool = True) -> Circuit:
+    batch = bench.batch(task, n_examples, "train", config.seed)
+    bar = tqdm(total=config.steps, desc=f"pruning {task.name}", unit="step", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    circuit = None
+    for event in Pruner(bench.model, batch, bench.means, config, task.name).run():
+        if event.phase == "optimize":
+            bar.update(event.step - bar.n)
+            bar.set_postfix(loss=f"{event.task_loss:.3f}", kept=event.kept)
+        elif event.phase == "bisect":
+            bar.set_postfix(phase="bisect", k=event.kept, loss=f"{event.task_loss:.3f}")
+        else:
+            circuit = event.circuit
+    bar.close()
+    circuit.model = bench.name
+    return circuit
+
+
+def cmd_prune(args) -> int:
+    bench = Workbench(args.checkpoint, args.device or "cpu")
+    task = get_task(args.task)
+    config = PruneConfig(target_loss=args.target_loss, ablation=args.ablation, seed=args.seed,
+                         calibrate=args.calibrate, steps=args.steps or PruneConfig.steps)
+    circuit = prune_circuit(bench, task, config, args.examples, progress=not args.quiet)
+    if args.checks:
+        circuit.checks = checks_for(bench, circuit, task, config, args.examples)
+    circuit.save(args.out)
+    cal = f", calibration {circuit.calibration}" if circuit.calibration else ""
+    reached = "" if circuit.loss_circuit <= circuit.target_loss else " (target NOT reached)"
+    print(f"{task.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, task loss "
+          f"{circuit.loss_circuit:.3f} (full model {circuit.loss_full:.3f}, target "
+          f"{circuit.target_loss}){reached}{cal} -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def checks_for(bench: Workbench, circuit: Circuit, task, config: PruneConfig, n: int) -> dict:
+    batch = bench.batch(task, n, "train", circuit.seed)
+    heldout = bench.batch(task, n, "heldout", circuit.seed)
+    return run_checks(bench.model, circuit, batch, heldout, bench.means, bench.stream, config)
+
+
+def cmd_eval(args) -> int:
+    bench = Workbench(args.checkpoint, args.device or "cpu")
+    task = get_task(args.task)
+    batch = bench.batch(task, args.examples, args.split)
+    interventions = []
+    if args.circuit:
+        circuit = Circuit.load(args.circuit)
+        interventions = circuit_interventions(bench.model, circuit)
+    with applied(bench.model, interventions, bench.means if interventions else None):
+        result = evaluate(bench.model, batch)
+    out = {"task_loss": result["task_loss"], "accuracy": result["accuracy"],
+           "logit_diff": result["logit_diff"], "n_examples": result["n_examples"]}
+    print(json.dumps(out) if args.json else
+          f"{task.name}: task loss {out['task_loss']:.4f}, accuracy {out['accuracy']:.3f} "
+          f"on {out['n_examples']} {args.split} examples")
+    return 0
+
+
+def circuit_interventions(model, circuit: Circuit) -> list[Intervention]:
+    """Ablate every node outside the circuit (the circuit 'alone')."""
+    from ..prune import all_nodes
+    kept = set(circuit.nodes)
+    return [Intervention("node", n, circuit.ablation) for n in all_nodes(model) if n not in kept]
+
+
+def cmd_check(args) -> int:
+    bench = Workbench(args.checkpoint, args.device or "cpu")
+    circuit = Circuit.load(args.circuit)
+    task = get_task(args.task or circuit.task)
+    config = PruneConfig(target_loss=circuit.target_loss, ablation=circuit.ablation,
+                         seed=circuit.seed, calibrate=circuit.calibration is not None)
+    results = checks_for(bench, circuit, task, config, args.examples)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:<26} {value:.4f}")
+    return 0

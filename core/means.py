@@ -1,0 +1,77 @@
+"""Mean activations over the pretraining distribution: what mean ablation replaces a node by.
+
+Computed once per model (every hook point, and every linear layer's input for edge ablation)
+and cached beside the checkpoint as `means.safetensors`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .data.stream import TokenStream
+
+MEANS_FILE = "means.safetensors"
+
+
+def linear_layers(model) -> dict[str, torch.nn.Linear]:
+    """The linear layers edges live in, by key: `0.attn.c_attn`, `0.attn.c_proj`, ..."""
+    out = {}
+    for i, block in enumerate(model.transformer.h):
+        for part in ("attn", "mlp"):
+            for lin in ("c_attn", "c_proj") if part == "attn" else ("c_fc", "c_proj"):
+                out[f"{i}.{part}.{lin}"] = getattr(getattr(block, part), lin)
+    return out
+
+
+@torch.no_grad()
+def compute_means(model, stream: TokenStream, n_batches: int = 8, batch_size: int = 16,
+                  seq_len: int | None = None, seed: int = 1234) -> dict[str, torch.Tensor]:
+    """{hook name or `<linear>:in`: mean over positions and sequences, [width]}."""
+    seq_len = min(seq_len or model.config.block_size, model.config.block_size)
+    device = next(model.parameters()).device
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+
+    def add(name, x):
+        flat = x.detach().float().reshape(-1, x.shape[-1]).sum(0)
+        sums[name] = sums[name] + flat if name in sums else flat
+
+    handles = [lin.register_forward_pre_hook(lambda m, args, key=key: add(f"{key}:in", args[0]))
+               for key, lin in linear_layers(model).items()]
+    try:
+        hooks = [(name, lambda x, n: add(n, x)) for name in model.hook_points]
+        with model.hooks(hooks):
+            for i in range(n_batches):
+                x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")
+                model(x.to(device))
+                count += x.numel()
+    finally:
+        for h in handles:
+            h.remove()
+    return {name: (s / count).cpu() for name, s in sums.items()}
+
+
+def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[str, torch.Tensor]:
+    """Means cached in `folder` if present and matching the model, else computed (and cached
+    there when the folder is writable). `stream_factory()` gives the corpus token stream."""
+    path = Path(folder) / MEANS_FILE if folder else None
+    if path is not None and path.is_file():
+        try:
+            means = load_file(str(path))
+            if set(model.hook_points) <= set(means):
+                return means
+        except (SafetensorError, OSError):
+            pass
+    means = compute_means(model, stream_factory())
+    if path is not None:
+        try:
+            tmp = path.with_name(f".{path.name}.tmp")
+            save_file({k: v.contiguous() for k, v in means.items()}, str(tmp))
+            tmp.replace(path)
+        except OSError:
+            pass          # a read-only checkpoint: use the means without caching them
+    return means

@@ -1,0 +1,57 @@
+"""A model opened for circuit work: checkpoint, tokenizer, corpus stream and mean activations,
+each loaded once and only when first needed."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from .data.corpus import resources_dir
+from .data.sources import load_training_data
+from .data.stream import TokenStream
+from .formats import Checkpoint, load_checkpoint
+from .means import load_or_compute_means
+from .tasks import Task
+from .taskeval import TaskBatch, task_batch
+
+
+def default_model_dir() -> Path:
+    return resources_dir() / "default_model"
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """`default` means the shipped model."""
+    return default_model_dir() if str(path) == "default" else Path(path)
+
+
+class Workbench:
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device)
+        self.model = self.checkpoint.model
+        self.tokenizer = self.checkpoint.tokenizer
+        if self.tokenizer is None:
+            raise ValueError(f"{self.checkpoint.path}: the model has no tokenizer "
+                             f"(put encoder.json and vocab.bpe beside it)")
+        self.device = torch.device(device)
+
+    @property
+    def name(self) -> str:
+        return str(self.checkpoint.path)
+
+    def stream(self) -> TokenStream:
+        corpus = self.checkpoint.meta.get("corpus")
+        if corpus and not Path(corpus).is_dir():
+            corpus = None           # the user's folder is gone: fall back to the embedded corpus
+        return load_training_data(corpus, tokenizer=self.tokenizer).stream
+
+    @cached_property
+    def means(self) -> dict[str, torch.Tensor]:
+        """Cached beside the checkpoint (computed and written there the first time, when the
+        folder is writable)."""
+        return load_or_compute_means(self.model, self.checkpoint.path, self.stream)
+
+    def batch(self, task: Task, n: int = 256, split: str = "train", seed: int = 0) -> TaskBatch:
+        return task_batch(task, self.tokenizer, self.model.config.block_size, n, split,
+                          seed).to(self.device)

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from core.cli import main
+from core.train import Trainer
+from tests.conftest import tiny_config, tiny_train_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_stream, tokenizer):
+    run = tmp_path_factory.mktemp("run")
+    list(Trainer(run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream,
+                 tokenizer, "cpu").run())
+    return run
+
+
+def run_json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_tasks_json_lists_every_task(capsys):
+    rows = run_json(capsys, ["tasks", "--json"])
+    assert len(rows) >= 10
+    for row in rows:
+        assert row["description"] and row["example"]["prompt"]
+        assert row["example"]["correct"] != row["example"]["incorrect"]
+
+
+def test_prune_eval_check_agree(capsys, tmp_path, trained):
+    out = tmp_path / "c.json"
+    assert main(["prune", str(trained), "--task", "bracket_counting", "--steps", "20",
+                 "--examples", "64", "--target-loss", "0.6", "--quiet", "--out", str(out)]) == 0
+    assert "bracket_counting:" in capsys.readouterr().err
+    circuit = json.loads(out.read_text())
+    assert circuit["n_nodes"] == len(circuit["nodes"]) and circuit["task"] == "bracket_counting"
+    full = run_json(capsys, ["eval", str(trained), "--task", "bracket_counting", "--json",
+                             "--split", "train", "--examples", "64"])
+    assert set(full) >= {"task_loss", "accuracy"}
+    assert full["task_loss"] == pytest.approx(circuit["loss_full"], abs=1e-4)
+    alone = run_json(capsys, ["eval", str(trained), "--task", "bracket_counting", "--circuit",
+                              str(out), "--json", "--split", "train", "--examples", "64"])
+    checks = run_json(capsys, ["check", str(trained), str(out), "--json", "--examples", "64"])
+    assert set(checks) == {"sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
+                           "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
+                           "reinit_control_loss"}
+    # One code path: the CLI's interventions and the checks' masks give the same loss.
+    assert alone["task_loss"] == pytest.approx(checks["sufficiency_loss"], abs=1e-4)
+    assert alone["task_loss"] == pytest.approx(circuit["loss_circuit"], abs=1e-4)
+
+
+def test_circuit_command_errors(capsys, tmp_path, trained):
+    assert main(["prune", str(trained), "--task", "nope", "--out", str(tmp_path / "c.json")]) == 2
+    assert "unknown task" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["check", str(trained), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,202 @@
+import json
+
+import networkx as nx
+import pytest
+import torch
+
+from core import GPT
+from core.checks import gates_for, gated_loss, necessity, random_circuits, reinitialised, run_checks, sufficiency
+from core.circuit import Circuit, extract_edges
+from core.fileio import FileFormatError
+from core.interventions import Intervention, applied
+from core.means import compute_means
+from core.prune import PruneConfig, Pruner, all_nodes, gated_hooks, heaviside, sort_nodes
+from core.tasks import BUILTIN_TASKS
+from core.taskeval import evaluate, task_batch
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def setup(small_stream, tokenizer):
+    torch.manual_seed(0)
+    model = GPT(tiny_config(afrac=None)).eval()
+    means = compute_means(model, small_stream, n_batches=2, batch_size=4)
+    batch = task_batch(BUILTIN_TASKS["bracket_counting"], tokenizer, 32, n=32)
+    return model, means, batch
+
+
+def test_heaviside_forward_is_a_step_backward_a_sigmoid():
+    logits = torch.tensor([-0.5, 0.0, 0.3], requires_grad=True)
+    gates = heaviside(logits, 0.5)
+    assert gates.tolist() == [0.0, 0.0, 1.0]
+    gates.sum().backward()
+    s = torch.sigmoid(logits.detach() / 0.5)
+    torch.testing.assert_close(logits.grad, s * (1 - s) / 0.5)
+
+
+def test_mask_gradient_reaches_every_location(setup):
+    model, means, batch = setup
+    pruner = Pruner(model, batch, means, PruneConfig(steps=1))
+    next(pruner.run())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pruner.logits.values())
+    assert all(p.abs().max() <= 1 for p in pruner.logits.values())
+
+
+def test_gates_keep_or_mean_ablate(setup):
+    model, means, batch = setup
+    full = evaluate(model, batch)["task_loss"]
+    assert gated_loss(model, batch, gates_for(model, all_nodes(model)), means) == pytest.approx(full, abs=1e-5)
+    # Everything ablated: the residual stream is the embeddings plus every write's mean.
+    with model.hooks(gated_hooks(gates_for(model, []), means)):
+        _, cache = model.run_with_cache(batch.input_ids, ["final_resid"])
+    T = batch.input_ids.shape[1]
+    expected = model.transformer.wte(batch.input_ids) + model.transformer.wpe.weight[:T]
+    for i in range(model.config.n_layer):
+        expected = expected + means[f"{i}.attn.resid_delta"] + means[f"{i}.mlp.resid_delta"]
+    torch.testing.assert_close(cache["final_resid"], expected, atol=1e-5, rtol=0)
+
+
+def test_node_interventions_equal_gates(setup):
+    """The GUI's path (interventions) and the pruner's path (gates) agree."""
+    model, means, batch = setup
+    nodes = all_nodes(model)[::7]
+    ivs = [Intervention("node", n, "mean") for n in all_nodes(model) if n not in set(nodes)]
+    with applied(model, ivs, means):
+        via_interventions = evaluate(model, batch)["task_loss"]
+    assert via_interventions == pytest.approx(gated_loss(model, batch, gates_for(model, nodes), means), abs=1e-5)
+
+
+def test_edge_zero_ablation_equals_cutting_the_weight(setup):
+    model, means, batch = setup
+    lin = model.transformer.h[0].mlp.c_fc
+    row, col = [int(v) for v in (lin.weight != 0).nonzero()[0]]
+    iv = Intervention("edge", f"0.mlp.act_in.{col}->0.mlp.post_act.{row}", "zero")
+    with applied(model, [iv], means):
+        ablated = model(batch.input_ids)
+    saved = lin.weight[row, col].item()
+    with torch.no_grad():
+        lin.weight[row, col] = 0
+    try:
+        torch.testing.assert_close(ablated, model(batch.input_ids))
+    finally:
+        with torch.no_grad():
+            lin.weight[row, col] = saved
+
+
+def test_residual_edge_zero_ablation_removes_one_write(setup):
+    model, means, batch = setup
+    iv = Intervention("edge", "0.attn.resid_delta.3->1.attn.act_in.3", "zero")
+    with applied(model, [iv], means):
+        ablated = model(batch.input_ids)
+    written = {}
+    block = model.transformer.h[1]
+
+    def remove(module, args):
+        x = args[0].clone()
+        x[..., 3] -= written["w"]
+        return (x,)
+
+    handle = block.ln_1.register_forward_pre_hook(remove)
+    try:
+        with model.hooks({"0.attn.resid_delta": lambda x, n: written.__setitem__("w", x[..., 3])}):
+            manual = model(batch.input_ids)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(ablated, manual)
+    assert not torch.allclose(ablated, model(batch.input_ids))
+
+
+def test_bad_interventions_are_reported(setup):
+    model, means, _ = setup
+    with pytest.raises(ValueError, match="no weight or residual"):
+        with applied(model, [Intervention("edge", "0.mlp.post_act.1->0.attn.q.2")], means):
+            pass
+    with pytest.raises(ValueError, match="out of range"):
+        with applied(model, [Intervention("node", "0.mlp.post_act.9999")], means):
+            pass
+    with pytest.raises(ValueError, match="mode"):
+        Intervention("node", "0.mlp.post_act.1", "median")
+
+
+def test_bisection_finds_the_smallest_k(setup, monkeypatch):
+    model, means, batch = setup
+    pruner = Pruner(model, batch, means, PruneConfig(steps=1, target_loss=0.15))
+    monkeypatch.setattr(pruner, "loss_with_top", lambda k, ranking: 0.1 if k >= 37 else 0.5)
+    done = list(pruner._bisect())[-1]
+    assert done.phase == "done" and done.circuit.n_nodes == 37
+    # Not monotone: 40..47 miss the target; the result must still meet it.
+    monkeypatch.setattr(pruner, "loss_with_top",
+                        lambda k, ranking: 0.5 if k < 20 or 40 <= k < 48 else 0.1)
+    done = list(pruner._bisect())[-1]
+    assert pruner.loss_with_top(done.circuit.n_nodes, None) <= 0.15
+    assert done.circuit.n_nodes <= 64
+
+
+def test_pruner_end_to_end_meets_target_or_says_so(setup):
+    model, means, batch = setup
+    events = list(Pruner(model, batch, means, PruneConfig(steps=30, target_loss=0.6), "t").run())
+    circuit = events[-1].circuit
+    assert events[0].phase == "optimize" and events[-1].phase == "done"
+    if circuit.loss_circuit <= 0.6:
+        assert circuit.n_nodes < len(all_nodes(model))
+    assert circuit.nodes == sort_nodes(circuit.nodes)
+
+
+def test_edges_are_the_nonzero_weights_between_kept_nodes(setup):
+    model, _, _ = setup
+    lin = model.transformer.h[0].mlp.c_fc
+    with torch.no_grad():
+        lin.weight[2, 5] = 0.0
+        lin.weight[3, 5] = 0.7
+    nodes = ["0.mlp.act_in.5", "0.mlp.post_act.2", "0.mlp.post_act.3",
+             "0.attn.resid_delta.5", "1.attn.act_in.5"]
+    edges = extract_edges(model, nodes)
+    weight_edges = {(e["src"], e["dst"]): e["weight"] for e in edges if e["kind"] == "weight"}
+    assert weight_edges == {("0.mlp.act_in.5", "0.mlp.post_act.3"): pytest.approx(0.7)}
+    residual = [(e["src"], e["dst"]) for e in edges if e["kind"] == "residual"]
+    assert residual == [("0.attn.resid_delta.5", "0.mlp.act_in.5"),
+                        ("0.attn.resid_delta.5", "1.attn.act_in.5")]
+
+
+def test_circuit_json_round_trip_and_graph(tmp_path):
+    circuit = Circuit("bracket_counting", 0.15, "mean", ["0.mlp.act_in.5", "0.mlp.post_act.3"],
+                      [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7,
+                        "kind": "weight"}], 0.01, 0.12, seed=3,
+                      checks={"sufficiency_loss": 0.12})
+    circuit.save(tmp_path / "c.json")
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert {"task", "target_loss", "ablation", "n_nodes", "n_edges", "loss_full", "loss_circuit",
+            "nodes", "edges"} <= set(data)
+    assert data["n_nodes"] == 2 and data["n_edges"] == 1
+    again = Circuit.load(tmp_path / "c.json")
+    assert again.to_dict() == circuit.to_dict()
+    g = again.graph()
+    assert isinstance(g, nx.DiGraph) and g.number_of_edges() == 1
+    assert g.nodes["0.mlp.post_act.3"] == {"layer": 0, "location": "mlp.post_act", "index": 3}
+    (tmp_path / "bad.json").write_text('{"task": "x", "nodes": []}')
+    with pytest.raises(FileFormatError, match="bad.json: missing"):
+        Circuit.load(tmp_path / "bad.json")
+
+
+def test_each_check_on_a_tiny_model(setup, small_stream, tokenizer):
+    model, means, batch = setup
+    heldout = task_batch(BUILTIN_TASKS["bracket_counting"], tokenizer, 32, n=32, split="heldout")
+    nodes = all_nodes(model)
+    circuit = Circuit("bracket_counting", 0.15, "mean", nodes[: len(nodes) // 2], [], 0, 0)
+    full = evaluate(model, batch)["task_loss"]
+    everything = Circuit("bracket_counting", 0.15, "mean", nodes, [], 0, 0)
+    assert sufficiency(model, everything, batch, means) == pytest.approx(full, abs=1e-5)
+    empty = Circuit("bracket_counting", 0.15, "mean", [], [], 0, 0)
+    assert necessity(model, empty, batch, means) == pytest.approx(full, abs=1e-5)
+    mean, std = random_circuits(model, circuit, batch, means, draws=5)
+    assert std >= 0 and mean > 0
+    twin = reinitialised(model)
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        if a.dim() == 2:
+            assert torch.equal(a != 0, b != 0) and not torch.equal(a, b), name
+    results = run_checks(model, circuit, batch, heldout, means, lambda: small_stream,
+                         PruneConfig(steps=5), draws=3)
+    assert set(results) == {"sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
+                            "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
+                            "reinit_control_loss"}
+    assert all(isinstance(v, float) for v in results.values())

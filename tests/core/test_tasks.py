@@ -1,0 +1,80 @@
+import math
+
+import pytest
+import torch
+
+from core.tasks import BUILTIN_TASKS, Example, TaskError, get_task, load_task_file
+from core.taskeval import check_example, encode_examples, evaluate, two_token_loss
+
+REQUIRED = {"single_double_quote", "bracket_counting", "set_or_string",
+            "set_or_string_fixedvarname", "final_kwarg", "bracket_brace", "with_open",
+            "for_while", "if_equals", "else_elif"}
+
+
+def test_the_suite_has_every_task():
+    assert REQUIRED <= set(BUILTIN_TASKS)
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
+    task = BUILTIN_TASKS[name]
+    train, again = task.examples(100, "train", seed=3), task.examples(100, "train", seed=3)
+    assert train == again
+    heldout = task.examples(100, "heldout", seed=3)
+    assert len(train) == 100 and len(heldout) >= 50
+    assert not {e.prompt for e in train} & {e.prompt for e in heldout}
+    batch = encode_examples(train, tokenizer, block_size=256)
+    assert len(batch.rejected) == 0, batch.rejected[:2]
+    corrects = {e.correct for e in train}
+    assert len(corrects) >= 2 or name == "with_open"     # both answers occur
+
+
+def test_pairs_that_cannot_be_judged_are_rejected_with_reasons(tokenizer):
+    assert "not a single token" in check_example(Example("x = ", "hello world", "]"), tokenizer, 64)
+    assert "same token" in check_example(Example("x = [1", "]", "]"), tokenizer, 64)
+    assert "merges" in check_example(Example("x = [", "[", "1"), tokenizer, 64)
+    long = Example("x = 1\n" * 100, " =", " ==")
+    assert "more than" in check_example(long, tokenizer, 64)
+    with pytest.raises(ValueError, match="no usable examples"):
+        encode_examples([Example("x = ", "hello world", "]")], tokenizer, 64)
+
+
+def test_two_token_loss():
+    pair = torch.tensor([[0.0, 0.0], [3.0, 1.0]])
+    losses = two_token_loss(pair, reduce=False)
+    assert losses[0] == pytest.approx(math.log(2))
+    assert losses[1] == pytest.approx(-torch.log_softmax(pair[1], 0)[0].item())
+
+
+def test_evaluate_reads_the_last_prompt_position(tokenizer):
+    from core import GPT
+    from tests.conftest import tiny_config
+    model = GPT(tiny_config()).eval()
+    examples = [Example("x = [1, 2", "]", "]]"), Example("y = [[1], [2", "]]", "]")]
+    batch = encode_examples(examples, tokenizer, 32)
+    result = evaluate(model, batch)
+    for i, e in enumerate(examples):
+        ids = torch.tensor([tokenizer.encode(e.prompt)])
+        last = model(ids)[0, -1]
+        pair = torch.stack([last[tokenizer.token_id(e.correct)], last[tokenizer.token_id(e.incorrect)]])
+        expected = two_token_loss(pair.unsqueeze(0)).item()
+        batch_i = encode_examples([e], tokenizer, 32)
+        assert evaluate(model, batch_i)["task_loss"] == pytest.approx(expected, abs=1e-5)
+    assert 0 <= result["accuracy"] <= 1
+
+
+def test_user_task_file(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    lines = [f'{{"prompt": "x = [{i}", "correct": "]", "incorrect": "]]"}}' for i in range(10)]
+    path.write_text("\n".join(lines) + "\n")
+    task = get_task(str(path))
+    assert task.name == "mine"
+    assert len(task.examples(100, "train")) == 8 and len(task.examples(100, "heldout")) == 2
+    path.write_text(lines[0] + "\n{oops\n")
+    with pytest.raises(TaskError, match="mine.jsonl:2"):
+        load_task_file(path)
+    path.write_text('{"prompt": "x", "correct": ""}\n')
+    with pytest.raises(TaskError, match=r"mine.jsonl:1.*correct, incorrect"):
+        load_task_file(path)
+    with pytest.raises(TaskError, match="unknown task"):
+        get_task("no_such_task")
