@@ -40,11 +40,14 @@ class Workbench:
     def name(self) -> str:
         return str(self.checkpoint.path)
 
-    def stream(self) -> TokenStream:
+    def stream(self, quick: bool = False) -> TokenStream:
+        """The corpus the model was trained on; `quick`: a tenth of the embedded corpus's
+        generated programs, enough to sample activations from in a second."""
         corpus = self.checkpoint.meta.get("corpus")
         if corpus and not Path(corpus).is_dir():
             corpus = None           # the user's folder is gone: fall back to the embedded corpus
-        return load_training_data(corpus, tokenizer=self.tokenizer).stream
+        return load_training_data(corpus, tokenizer=self.tokenizer,
+                                  n_generated=2000 if quick else 20000).stream
 
     @cached_property
     def means(self) -> dict[str, torch.Tensor]:

@@ -33,11 +33,13 @@ class TrainingData:
 
 
 def load_training_data(corpus_dir: str | Path | None = None, tokenizer: Tokenizer | None = None,
-                       vocab_size: int = DEFAULT_VOCAB_SIZE) -> TrainingData:
+                       vocab_size: int = DEFAULT_VOCAB_SIZE,
+                       n_generated: int = 20000) -> TrainingData:
     """The embedded corpus with the shipped tokenizer, or a user's folder of .py files with a
-    tokenizer trained on it (unless one is given, as when resuming)."""
+    tokenizer trained on it (unless one is given, as when resuming). `n_generated` sets how
+    many generated programs the embedded corpus holds (fewer loads faster, for sampling)."""
     if corpus_dir is None:
-        docs, skipped = embedded_corpus(), 0
+        docs, skipped = embedded_corpus(n_generated), 0
         tokenizer = tokenizer or default_tokenizer()
         description = f"embedded corpus ({len(docs)} documents)"
     else:

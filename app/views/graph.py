@@ -1,0 +1,295 @@
+"""The circuit graph: nodes by layer and location, edges by sign and weight, live colours.
+
+Drawing stays cheap: edges go into a few PlotCurveItems (one per sign and width bucket, with
+connect='pairs'), nodes into one ScatterPlotItem with a small palette of brushes, and hover or
+selection highlights are small overlay items. Picking is numpy on positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QCursor
+from PySide6.QtWidgets import QMenu, QToolTip
+
+from core.hooks import split_node_name
+from core.prune import NODE_LOCATIONS
+
+from .graph_layout import ROW_LABELS, GraphData
+
+N_COLOURS = 21
+WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
+POSITIVE, NEGATIVE = (214, 96, 77), (67, 147, 195)
+
+
+def diverging_palette(n: int = N_COLOURS) -> list[pg.QtGui.QBrush]:
+    """Blue (negative) through light grey (zero) to red (positive)."""
+    mid = np.array([235, 235, 235])
+    out = []
+    for t in np.linspace(-1, 1, n):
+        end = np.array(POSITIVE if t > 0 else NEGATIVE)
+        rgb = mid + abs(t) * (end - mid)
+        out.append(pg.mkBrush(*rgb.astype(int)))
+    return out
+
+
+class GraphView(pg.PlotWidget):
+    node_clicked = Signal(str, bool)             # node, add to selection
+    ablate_requested = Signal(str, list, str)    # kind, targets, mode
+    restore_requested = Signal(list)
+    position_hint = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMenuEnabled(False)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.setAspectLocked(False)
+        self.getViewBox().setMouseMode(pg.ViewBox.PanMode)
+        self.palette_brushes = diverging_palette()
+        self.graph: GraphData | None = None
+        self.values = np.zeros(0)
+        self.threshold = 0.0
+        self.ablated_nodes: set[str] = set()
+        self.ablated_edges: set[str] = set()
+        self.selected: list[str] = []
+        self._edge_items: list[pg.PlotCurveItem] = []
+        self._labels: list[pg.TextItem] = []
+        self.nodes_item = pg.ScatterPlotItem(size=11, pen=pg.mkPen(90, 90, 90, 160), pxMode=True)
+        self.nodes_item.setZValue(10)
+        self.addItem(self.nodes_item)
+        self.cross_item = pg.ScatterPlotItem(size=13, symbol="x", pen=None,
+                                             brush=pg.mkBrush(30, 30, 30), pxMode=True)
+        self.cross_item.setZValue(12)
+        self.addItem(self.cross_item)
+        self.ring_item = pg.ScatterPlotItem(size=19, pen=pg.mkPen(255, 170, 0, width=3),
+                                            brush=None, pxMode=True)
+        self.ring_item.setZValue(11)
+        self.addItem(self.ring_item)
+        self.highlight_item = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(255, 170, 0, width=3))
+        self.highlight_item.setZValue(5)
+        self.addItem(self.highlight_item)
+        self.ablated_edge_item = pg.PlotCurveItem(
+            connect="pairs", pen=pg.mkPen(40, 40, 40, width=2, style=Qt.DashLine))
+        self.ablated_edge_item.setZValue(4)
+        self.addItem(self.ablated_edge_item)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # ---- content ---------------------------------------------------------------------------
+
+    def set_graph(self, graph: GraphData) -> None:
+        self.graph = graph
+        self.values = np.zeros(len(graph.nodes))
+        self._draw_labels()
+        self._draw_edges()
+        self._draw_nodes()
+        self._draw_overlays()
+        self.fit()
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._draw_edges()
+
+    def set_activations(self, activations: dict[str, np.ndarray] | None, position: int) -> None:
+        """Colour each node by its activation at `position`, scaled per location."""
+        if self.graph is None:
+            return
+        values = np.zeros(len(self.graph.nodes))
+        if activations is not None:
+            scale = {loc: float(np.abs(a[position]).max()) or 1.0 for loc, a in activations.items()}
+            for i, node in enumerate(self.graph.nodes):
+                loc, idx = split_node_name(node)
+                values[i] = activations[loc][position, idx] / scale[loc]
+        self.values = values
+        self.activations, self.position = activations, position
+        self._draw_nodes()
+
+    def set_ablations(self, nodes: set[str], edges: set[str]) -> None:
+        self.ablated_nodes, self.ablated_edges = set(nodes), set(edges)
+        self._draw_overlays()
+
+    def set_selection(self, nodes: list[str]) -> None:
+        self.selected = list(nodes)
+        self._draw_overlays()
+
+    def fit(self) -> None:
+        if self.graph is not None and len(self.graph.nodes):
+            n = self.graph.n_layer
+            self.setXRange(-0.9, n * 1.0, padding=0.02)
+            self.setYRange(-len(NODE_LOCATIONS) + 0.4, 0.8, padding=0.02)
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def _draw_labels(self) -> None:
+        for item in self._labels:
+            self.removeItem(item)
+        self._labels = []
+        for r, loc in enumerate(NODE_LOCATIONS):
+            label = pg.TextItem(ROW_LABELS[loc], color=(110, 110, 110), anchor=(1, 0.5))
+            label.setPos(-0.04, -r)
+            self.addItem(label)
+            self._labels.append(label)
+        for layer in range(self.graph.n_layer):
+            label = pg.TextItem(f"layer {layer}", color=(80, 80, 80), anchor=(0.5, 1))
+            label.setPos(layer + 0.41, 0.55)
+            self.addItem(label)
+            self._labels.append(label)
+
+    def _draw_edges(self) -> None:
+        for item in self._edge_items:
+            self.removeItem(item)
+        self._edge_items = []
+        g = self.graph
+        if g is None or len(g.src) == 0:
+            return
+        magnitude = np.abs(g.weight)
+        shown = magnitude >= self.threshold
+        top = np.quantile(magnitude[shown], [0.5, 0.8, 0.95]) if shown.any() else [0, 0, 0]
+        bucket = np.searchsorted(top, magnitude)
+        for sign, rgb in ((1, POSITIVE), (-1, NEGATIVE)):
+            for b, width in enumerate(WIDTH_BUCKETS):
+                mask = shown & (bucket == b) & ((g.weight >= 0) if sign > 0 else (g.weight < 0))
+                if not mask.any():
+                    continue
+                xy = np.empty((2 * int(mask.sum()), 2))
+                xy[0::2] = g.pos[g.src[mask]]
+                xy[1::2] = g.pos[g.dst[mask]]
+                alpha = 90 + 40 * b
+                item = pg.PlotCurveItem(xy[:, 0], xy[:, 1], connect="pairs",
+                                        pen=pg.mkPen(*rgb, alpha, width=width))
+                item.setZValue(1 + b)
+                self.addItem(item)
+                self._edge_items.append(item)
+
+    def _draw_nodes(self) -> None:
+        g = self.graph
+        if g is None:
+            return
+        colour = np.clip(np.round((self.values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1)
+        brushes = [self.palette_brushes[int(c)] for c in colour]
+        self.nodes_item.setData(pos=g.pos, brush=brushes, data=np.arange(len(g.nodes)))
+
+    def _draw_overlays(self) -> None:
+        g = self.graph
+        if g is None:
+            return
+        index = g.index()
+        crossed = [index[n] for n in self.ablated_nodes if n in index]
+        self.cross_item.setData(pos=g.pos[crossed] if crossed else np.zeros((0, 2)))
+        chosen = [index[n] for n in self.selected if n in index]
+        self.ring_item.setData(pos=g.pos[chosen] if chosen else np.zeros((0, 2)))
+        self.highlight_item.setData(*self._segments(self._incident_edges(chosen)))
+        cut = [e for e in range(len(g.src))
+               if f"{g.nodes[g.src[e]]}->{g.nodes[g.dst[e]]}" in self.ablated_edges]
+        self.ablated_edge_item.setData(*self._segments(np.array(cut, dtype=np.int64)))
+
+    def _incident_edges(self, node_indices) -> np.ndarray:
+        g = self.graph
+        if not node_indices:
+            return np.zeros(0, dtype=np.int64)
+        hit = np.isin(g.src, node_indices) | np.isin(g.dst, node_indices)
+        return np.flatnonzero(hit)
+
+    def _segments(self, edges: np.ndarray):
+        g = self.graph
+        if len(edges) == 0:
+            return np.zeros(0), np.zeros(0)
+        xy = np.empty((2 * len(edges), 2))
+        xy[0::2] = g.pos[g.src[edges]]
+        xy[1::2] = g.pos[g.dst[edges]]
+        return xy[:, 0], xy[:, 1]
+
+    # ---- picking ---------------------------------------------------------------------------
+
+    def _pixel_scale(self) -> np.ndarray:
+        px = self.getViewBox().viewPixelSize()
+        return np.array([px[0] or 1.0, px[1] or 1.0])
+
+    def node_at(self, view_xy, radius_px: float = 9.0) -> int | None:
+        g = self.graph
+        if g is None or not len(g.nodes):
+            return None
+        d = (g.pos - np.asarray(view_xy)) / self._pixel_scale()
+        dist = np.hypot(d[:, 0], d[:, 1])
+        i = int(np.argmin(dist))
+        return i if dist[i] <= radius_px else None
+
+    def edge_at(self, view_xy, radius_px: float = 5.0) -> int | None:
+        g = self.graph
+        if g is None or not len(g.src):
+            return None
+        scale = self._pixel_scale()
+        a, b = g.pos[g.src] / scale, g.pos[g.dst] / scale
+        p = np.asarray(view_xy) / scale
+        ab = b - a
+        t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)
+        dist = np.hypot(*(a + t[:, None] * ab - p).T)
+        dist[np.abs(g.weight) < self.threshold] = np.inf
+        e = int(np.argmin(dist))
+        return e if dist[e] <= radius_px else None
+
+    def describe_node(self, i: int) -> str:
+        name = self.graph.nodes[i]
+        text = f"<b>{name}</b>"
+        acts = getattr(self, "activations", None)
+        if acts is not None:
+            loc, idx = split_node_name(name)
+            text += f"<br>activation {acts[loc][self.position, idx]:+.3f}"
+        if name in self.ablated_nodes:
+            text += "<br><i>ablated</i>"
+        return text
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.graph is None:
+            return
+        view = self.getViewBox().mapSceneToView(scene_pos)
+        xy = (view.x(), view.y())
+        i = self.node_at(xy)
+        if i is not None:
+            QToolTip.showText(QCursor.pos(), self.describe_node(i), self)
+            return
+        e = self.edge_at(xy)
+        if e is not None:
+            g = self.graph
+            kind = "residual" if g.kind[e] else "weight"
+            QToolTip.showText(QCursor.pos(), f"<b>{g.nodes[g.src[e]]} → {g.nodes[g.dst[e]]}</b>"
+                              f"<br>{kind} {g.weight[e]:+.4f}", self)
+        else:
+            QToolTip.hideText()
+
+    def _on_mouse_clicked(self, event) -> None:
+        if self.graph is None:
+            return
+        view = self.getViewBox().mapSceneToView(event.scenePos())
+        xy = (view.x(), view.y())
+        i = self.node_at(xy)
+        if event.button() == Qt.LeftButton:
+            if i is not None:
+                self.node_clicked.emit(self.graph.nodes[i],
+                                       bool(event.modifiers() & Qt.ShiftModifier))
+            return
+        if event.button() == Qt.RightButton:
+            if i is not None:
+                targets = [self.graph.nodes[i]]
+                if targets[0] in self.selected and len(self.selected) > 1:
+                    targets = list(self.selected)
+                self._context_menu("node", targets)
+            else:
+                e = self.edge_at(xy)
+                if e is not None:
+                    g = self.graph
+                    self._context_menu("edge", [f"{g.nodes[g.src[e]]}->{g.nodes[g.dst[e]]}"])
+            event.accept()
+
+    def _context_menu(self, kind: str, targets: list[str]) -> None:
+        menu = QMenu(self)
+        label = targets[0] if len(targets) == 1 else f"{len(targets)} selected {kind}s"
+        menu.addSection(label)
+        menu.addAction("Ablate (mean)", lambda: self.ablate_requested.emit(kind, targets, "mean"))
+        menu.addAction("Ablate (zero)", lambda: self.ablate_requested.emit(kind, targets, "zero"))
+        restore = menu.addAction("Restore", lambda: self.restore_requested.emit(targets))
+        ablated = self.ablated_nodes if kind == "node" else self.ablated_edges
+        restore.setEnabled(any(t in ablated for t in targets))
+        menu.exec(QCursor.pos())

@@ -1,0 +1,153 @@
+"""The node inspector: what one node does on this prompt and over the corpus."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from core.hooks import split_node_name
+from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
+
+from .outputs import visible
+
+
+def shade(value: float, scale: float) -> str:
+    """A background colour for an activation: red positive, blue negative."""
+    t = 0.0 if scale == 0 else max(-1.0, min(1.0, value / scale))
+    end = (214, 96, 77) if t > 0 else (67, 147, 195)
+    rgb = [int(255 + abs(t) * (e - 255)) for e in end]
+    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def token_html(tokens, values, focus=None, scale=None) -> str:
+    scale = scale if scale is not None else (float(np.abs(values).max()) if len(values) else 1.0)
+    parts = []
+    for i, (tok, v) in enumerate(zip(tokens, values)):
+        border = "border-bottom:2px solid #000;" if i == focus else ""
+        parts.append(f'<span style="background:{shade(v, scale)};color:#000;{border}" '
+                     f'title="{v:+.3f}">{html.escape(visible(tok))}</span>')
+    return '<span style="font-family:monospace">' + "".join(parts) + "</span>"
+
+
+class NodeInspector(QScrollArea):
+    node_link = Signal(str)
+
+    def __init__(self, session, corpus_sample_provider, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.sample_provider = corpus_sample_provider
+        self.setWidgetResizable(True)
+        body = QWidget()
+        self.layout_ = QVBoxLayout(body)
+        self.title = QLabel("<i>Click a node in the graph to inspect it.</i>")
+        self.title.setTextFormat(Qt.RichText)
+        self.prompt_acts = self._rich_label()
+        self.histogram = pg.PlotWidget(title="activation over the corpus")
+        self.histogram.setMaximumHeight(170)
+        self.histogram.setMouseEnabled(False, False)
+        self.histogram.hideButtons()
+        self.examples = self._rich_label()
+        self.edges = self._rich_label()
+        self.edges.linkActivated.connect(self.node_link.emit)
+        for w in (self.title, self.prompt_acts, self.histogram, self.examples, self.edges):
+            self.layout_.addWidget(w)
+        self.layout_.addStretch()
+        self.setWidget(body)
+        self.node: str | None = None
+        session.selection_changed.connect(self._on_selection)
+        session.predictions_changed.connect(self.refresh_prompt)
+
+    @staticmethod
+    def _rich_label() -> QLabel:
+        label = QLabel()
+        label.setTextFormat(Qt.RichText)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.LinksAccessibleByMouse)
+        return label
+
+    def _on_selection(self) -> None:
+        sel = self.session.selection
+        self.show_node(sel[-1] if sel else None)
+
+    def show_node(self, node: str | None) -> None:
+        self.node = node
+        if node is None:
+            self.title.setText("<i>Click a node in the graph to inspect it.</i>")
+            for w in (self.prompt_acts, self.examples, self.edges):
+                w.setText("")
+            self.histogram.clear()
+            return
+        location, index = split_node_name(node)
+        ablated = self.session.ablated(node)
+        state = f" &nbsp;<span style='color:#b00'>ablated ({ablated.mode})</span>" if ablated else ""
+        self.title.setText(f"<h3 style='margin:0'>{node}</h3>{location}, channel {index}{state}")
+        self.refresh_prompt()
+        self._show_corpus(node)
+        self._show_edges(node)
+
+    def refresh_prompt(self) -> None:
+        s, node = self.session, self.node
+        if node is None or s.current is None:
+            return
+        location, index = split_node_name(node)
+        now = s.current.activations[location][:, index]
+        base = s.baseline.activations[location][:, index]
+        text = "<b>On this prompt</b> (hover a token for its value):<br>" + token_html(
+            s.tokens(), now, s.position)
+        if s.interventions:
+            text += (f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "
+                     f"{now[s.position]:+.3f} with ablations")
+        else:
+            text += f"<br>at the chosen token: {now[s.position]:+.3f}"
+        self.prompt_acts.setText(text)
+
+    def _show_corpus(self, node: str) -> None:
+        sample = self.sample_provider()
+        values = node_values(sample, node).reshape(-1)
+        counts, edges = np.histogram(values, bins=40)
+        self.histogram.clear()
+        self.histogram.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts,
+                                               brush=(120, 140, 200)))
+        tok = self.session.bench.tokenizer
+        scale = float(np.abs(values).max()) or 1.0
+        rows = [f"<b>Examples over the corpus</b> ({values.size:,} tokens; "
+                f"{(values != 0).mean():.0%} nonzero):"]
+        for label, contexts in examples_by_bin(sample, node, tok):
+            for c in contexts:
+                vals = np.zeros(len(c.tokens))
+                vals[c.focus] = c.value
+                rows.append(f"<span style='color:#666'>{label}</span> {c.value:+.2f} &nbsp;"
+                            + token_html(c.tokens, vals, c.focus, scale))
+        location, index = split_node_name(node)
+        if location.endswith("resid_delta") or location.endswith("act_in"):
+            if index < self.session.bench.model.config.d_model:
+                top = top_tokens_for_channel(self.session.bench.model, tok, index)
+                for which, pairs in top.items():
+                    listed = ", ".join(f"{html.escape(visible(t))} ({w:+.2f})" for t, w in pairs)
+                    rows.append(f"<b>{which}</b> weights on channel {index}: {listed}")
+        self.examples.setText("<br>".join(rows))
+
+    def _show_edges(self, node: str) -> None:
+        graph = self.session.graph
+        ins, outs = graph_edges(graph, node) if graph is not None else ([], [])
+
+        def fmt(items):
+            return "<br>".join(f"<a href='{n}'>{n}</a> {w:+.3f}" for n, w in items[:40]) or "none"
+        self.edges.setText(f"<b>Inputs</b> ({len(ins)} in the graph shown; click to go there):"
+                           f"<br>{fmt(ins)}<br><b>Outputs</b> ({len(outs)}):<br>{fmt(outs)}")
+
+
+def graph_edges(graph, node: str):
+    """(inputs, outputs) of a node in a GraphData: [(other node, weight)], largest first."""
+    index = graph.index()
+    if node not in index:
+        return [], []
+    i = index[node]
+    ins = [(graph.nodes[s], float(w)) for s, d, w in zip(graph.src, graph.dst, graph.weight) if d == i]
+    outs = [(graph.nodes[d], float(w)) for s, d, w in zip(graph.src, graph.dst, graph.weight) if s == i]
+    key = lambda p: -abs(p[1])  # noqa: E731
+    return sorted(ins, key=key), sorted(outs, key=key)

@@ -1,0 +1,133 @@
+"""The prompt, and what the model predicts for it: unmodified and with the interventions,
+side by side, with deltas. Clicking a token picks the position the graph shows."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+
+def visible(token: str) -> str:
+    """Whitespace made visible, so that ' in' and 'in' and '\\n' read differently."""
+    return token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "·")
+
+
+class TokenStrip(QLabel):
+    """The prompt's tokens as links; the chosen position is highlighted."""
+    position_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.RichText)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.LinksAccessibleByMouse)
+        self.linkActivated.connect(lambda href: self.position_clicked.emit(int(href)))
+
+    def set_tokens(self, tokens: list[str], position: int) -> None:
+        parts = []
+        for i, tok in enumerate(tokens):
+            text = html.escape(visible(tok))
+            style = ("background:#ffcf70;color:#000;font-weight:bold;" if i == position
+                     else "color:inherit;text-decoration:none;")
+            parts.append(f'<a href="{i}" style="{style}">{text}</a>')
+        self.setText('<span style="font-family:monospace">' + "&#8203;|".join(parts) + "</span>")
+
+
+class OutputsPanel(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.task_box = QComboBox()
+        self.task_box.setToolTip("Pick a task example as the prompt")
+        self.prompt_edit = QLineEdit()
+        self.prompt_edit.setPlaceholderText("Type a prompt and press Enter")
+        self.tokens = TokenStrip()
+        self.candidates = QLabel()
+        self.candidates.setTextFormat(Qt.RichText)
+        self.table = QTableWidget(10, 4)
+        self.table.setHorizontalHeaderLabels(["next token", "model", "with ablations", "change"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        form = QFormLayout()
+        form.addRow("Task", self.task_box)
+        form.addRow("Prompt", self.prompt_edit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Tokens (click one to inspect it):"))
+        row.addStretch()
+        layout.addLayout(row)
+        layout.addWidget(self.tokens)
+        layout.addWidget(self.candidates)
+        layout.addWidget(self.table, 1)
+
+        self.prompt_edit.returnPressed.connect(lambda: session.set_prompt(self.prompt_edit.text()))
+        self.task_box.activated.connect(self._on_task_chosen)
+        self.tokens.position_clicked.connect(session.set_position)
+        session.model_changed.connect(self._fill_tasks)
+        session.prompt_changed.connect(self._on_prompt_changed)
+        session.position_changed.connect(self._on_prompt_changed)
+        session.predictions_changed.connect(self._on_predictions)
+        self._fill_tasks()
+
+    def _fill_tasks(self) -> None:
+        from core.tasks import BUILTIN_TASKS
+        self.task_box.blockSignals(True)
+        self.task_box.clear()
+        for task in BUILTIN_TASKS.values():
+            self.task_box.addItem(f"{task.name}: {task.description}", task.name)
+        self.task_box.blockSignals(False)
+
+    def _on_task_chosen(self, row: int) -> None:
+        from core.tasks import BUILTIN_TASKS
+        self.session.set_task(BUILTIN_TASKS[self.task_box.itemData(row)])
+
+    def _on_prompt_changed(self) -> None:
+        s = self.session
+        self.prompt_edit.blockSignals(True)
+        self.prompt_edit.setText(s.prompt)
+        self.prompt_edit.blockSignals(False)
+        if s.task is not None:
+            i = self.task_box.findData(s.task.name)
+            if i >= 0:
+                self.task_box.setCurrentIndex(i)
+        self.tokens.set_tokens(s.tokens() if s.bench else [], s.position)
+
+    def _on_predictions(self) -> None:
+        s = self.session
+        base, now = s.baseline, s.current
+        self.table.clearContents()
+        if base is None:
+            self.candidates.setText("")
+            return
+        ids = [t for t, _, _ in now.top]
+        ids += [t for t, _, _ in base.top if t not in ids]
+        ids = sorted(ids, key=lambda t: -now.probs[t])[:10]
+        for row, token in enumerate(ids):
+            text = s.bench.tokenizer.token_text(token)
+            before, after = float(base.probs[token]), float(now.probs[token])
+            cells = [repr(text)[1:-1] if text.strip() != text or not text else text,
+                     f"{before:.3f}", f"{after:.3f}", f"{after - before:+.3f}"]
+            for col, value in enumerate(cells):
+                item = QTableWidgetItem(value)
+                if col:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if col == 3 and abs(after - before) >= 0.005:
+                    item.setForeground(Qt.darkGreen if after > before else Qt.red)
+                self.table.setItem(row, col, item)
+        self.candidates.setText(self._candidate_text(base, now))
+
+    @staticmethod
+    def _candidate_text(base, now) -> str:
+        if base.candidates is None:
+            return "<i>No task candidates for this prompt (pick a task example to see them).</i>"
+        (good, pg0), (bad, pb0) = base.candidates
+        (_, pg1), (_, pb1) = now.candidates
+        return (f"Correct <b>{html.escape(visible(good))}</b>: {pg0:.3f} → {pg1:.3f} &nbsp; "
+                f"Incorrect <b>{html.escape(visible(bad))}</b>: {pb0:.3f} → {pb1:.3f} &nbsp; "
+                f"Logit difference: {base.logit_diff:+.2f} → <b>{now.logit_diff:+.2f}</b> "
+                f"({now.logit_diff - base.logit_diff:+.2f})")

@@ -1,0 +1,47 @@
+"""What the model says about a prompt, with or without interventions: the next-token top k,
+the task candidates' probabilities, and every node's activation (for colouring the graph)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .interventions import applied
+from .prune import node_locations
+
+
+@dataclass
+class Prediction:
+    position: int                              # the token position these numbers are for
+    top: list[tuple[int, str, float]]          # (token id, text, probability), best first
+    probs: np.ndarray                          # [vocab] next-token probabilities at `position`
+    candidates: list[tuple[str, float]] | None  # [(correct, p), (incorrect, p)]
+    logit_diff: float | None                   # correct minus incorrect logit
+    activations: dict[str, np.ndarray]         # location -> [seq, width]
+
+
+@torch.no_grad()
+def predict(model, tokenizer, ids: list[int], interventions=(), means=None,
+            candidates: tuple[str, str] | None = None, position: int = -1, k: int = 10) -> Prediction:
+    if not ids:
+        raise ValueError("the prompt is empty")
+    ids = ids[-model.config.block_size:]
+    device = next(model.parameters()).device
+    locations = node_locations(model)
+    with applied(model, interventions, means):
+        logits, cache = model.run_with_cache(torch.tensor([ids], device=device), locations)
+    position = position % len(ids)
+    row = logits[0, position].float()
+    probs = torch.softmax(row, dim=-1)
+    values, indices = probs.topk(min(k, probs.numel()))
+    top = [(int(i), tokenizer.token_text(int(i)), float(v)) for v, i in zip(values, indices)]
+    pair, diff = None, None
+    if candidates is not None:
+        cid = [tokenizer.token_id(c) for c in candidates]
+        if None not in cid:
+            pair = [(c, float(probs[i])) for c, i in zip(candidates, cid)]
+            diff = float(row[cid[0]] - row[cid[1]])
+    acts = {loc: cache[loc][0].float().cpu().numpy() for loc in locations}
+    return Prediction(position, top, probs.cpu().numpy(), pair, diff, acts)

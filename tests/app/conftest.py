@@ -1,0 +1,50 @@
+import shutil
+
+import pytest
+from safetensors.torch import save_file
+
+from core.means import MEANS_FILE, compute_means
+from core.checks import gated_loss, gates_for
+from core.circuit import Circuit, extract_edges
+from core.prune import NODE_LOCATIONS
+from core.taskeval import evaluate
+from core.tasks import BUILTIN_TASKS
+from core.train import CHECKPOINT_DIR, Trainer
+from core.workbench import Workbench
+from tests.conftest import tiny_config, tiny_train_config
+
+
+@pytest.fixture(scope="session")
+def tiny_default(tmp_path_factory, small_stream, tokenizer):
+    """A folder laid out like resources/default_model, with a tiny model and its circuit."""
+    run = tmp_path_factory.mktemp("run")
+    list(Trainer(run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream,
+                 tokenizer, "cpu").run())
+    folder = tmp_path_factory.mktemp("default") / "default_model"
+    folder.mkdir()
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        shutil.copy2(run / CHECKPOINT_DIR / name, folder / name)
+    bench = Workbench(folder)
+    means = compute_means(bench.model, small_stream, n_batches=2, batch_size=4)
+    save_file(means, str(folder / MEANS_FILE))
+    bench.__dict__["means"] = means
+    # A fixed node set (the pruner has its own tests): a few channels at every location.
+    nodes = [f"{layer}.{loc}.{i}" for layer in (0, 1) for loc in NODE_LOCATIONS for i in range(6)]
+    batch = bench.batch(BUILTIN_TASKS["single_double_quote"], 32)
+    circuit = Circuit("single_double_quote", 0.15, "mean", nodes,
+                      extract_edges(bench.model, nodes), evaluate(bench.model, batch)["task_loss"],
+                      gated_loss(bench.model, batch, gates_for(bench.model, nodes), means))
+    (folder / "circuits").mkdir()
+    circuit.save(folder / "circuits" / "single_double_quote.json")
+    return folder
+
+
+@pytest.fixture
+def default_model(tiny_default, monkeypatch, small_stream):
+    import app.session
+    import core.workbench
+    monkeypatch.setattr(core.workbench, "default_model_dir", lambda: tiny_default)
+    monkeypatch.setattr(app.session, "default_model_dir", lambda: tiny_default)
+    # Sampling the corpus for the inspector reads the small test stream, not the full corpus.
+    monkeypatch.setattr(core.workbench.Workbench, "stream", lambda self, quick=False: small_stream)
+    return tiny_default
