@@ -63,15 +63,18 @@ class Session(QObject):
     # ---- documents -------------------------------------------------------------------------
 
     def open_model(self, path) -> None:
-        self.bench = Workbench(path)
-        _ = self.bench.means          # computed (or read from cache) once, up front
+        bench = Workbench(path)
+        _ = bench.means               # computed (or read from cache) once, up front
+        self.bench = bench
         self.circuit = None
         self.interventions = []
         self.selection = []
         self.undo_stack.clear()
         self._corpus_sample = None
+        self.baseline = self.current = None     # stale: they describe the previous model
         self.model_changed.emit()
         self.rebuild_graph()
+        self.set_prompt(self.prompt, self.example)
 
     def open_default(self) -> None:
         self.open_model(default_model_dir())

@@ -19,6 +19,8 @@ from .views.graph import GraphView
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
 from .views.outputs import OutputsPanel
+from .views.pruning import PruningPanel
+from .views.training import TrainingPanel
 
 GRAPH_MODES = [("circuit", "Circuit"), ("neighbours", "Circuit + neighbours"),
                ("model", "Whole model")]
@@ -96,6 +98,16 @@ class MainWindow(QMainWindow):
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
         inspector = self._dock("Node inspector", self.inspector, Qt.LeftDockWidgetArea)
+        self.training = TrainingPanel()
+        self.pruning = PruningPanel(self.session)
+        self.training_dock = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
+        self.pruning_dock = self._dock("Pruning", self.pruning, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.training_dock, self.pruning_dock)
+        self.training_dock.hide()
+        self.pruning_dock.hide()
+        self.training.model_ready.connect(
+            lambda path: self._guard("open the trained model", self.session.open_model, path))
+        self.pruning.circuit_ready.connect(self.session.set_circuit)
         self.resizeDocks([inspector, outputs], [380, 440], Qt.Horizontal)
         self.resizeDocks([outputs, ivs], [560, 200], Qt.Vertical)
         self._build_menus()
@@ -149,12 +161,19 @@ class MainWindow(QMainWindow):
         self._action(edit, "Ablate selection (mean)",
                      lambda: s.selection and s.ablate("node", s.selection, "mean"), "Ctrl+D")
         self._action(edit, "Restore &all", s.clear_interventions, "Ctrl+Shift+R")
+        model = self.menuBar().addMenu("&Model")
+        self._action(model, "&Train a new model…", lambda: self._show_dock(self.training_dock), "Ctrl+T")
+        self._action(model, "&Prune a circuit…", lambda: self._show_dock(self.pruning_dock), "Ctrl+P")
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit graph", self.graph.fit, "Ctrl+0")
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Sparse Circuits", self.about)
+
+    def _show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -270,6 +289,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        # Long work is cancelled between steps; a training run keeps its checkpoint.
+        self.training.stop()
+        self.pruning.stop()
         settings = QSettings("SparseCircuits", "SparseCircuits")
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("windowState", self.saveState())

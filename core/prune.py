@@ -152,9 +152,8 @@ class Pruner:
             with torch.no_grad():
                 for p in self.logits.values():
                     p.clamp_(-1, 1)
-            if step % 10 == 0 or step == cfg.steps - 1:
-                yield PruneEvent("optimize", step + 1, cfg.steps, float(task_loss.detach()),
-                                 int(kept.detach()))
+            yield PruneEvent("optimize", step + 1, cfg.steps, float(task_loss.detach()),
+                             int(kept.detach()))
 
     # ---- discretise ------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ METRICS_FILE = "metrics.jsonl"
 
 @dataclass
 class TrainEvent:
-    kind: str                 # "step", "checkpoint" or "done"
+    kind: str                 # "step" (every step), "checkpoint" or "done"
     step: int                 # optimizer steps completed
     total_steps: int
     loss: float
@@ -164,23 +164,27 @@ class Trainer:
         t_last, tokens_since = t_start, 0
         try:
             while step < cfg.steps:
+                t_step = time.perf_counter()
                 loss, lr, l0, n_tokens = self.step(step)
                 step += 1
+                now = time.perf_counter()
                 tokens_since += n_tokens
+                event = TrainEvent("step", step, cfg.steps, loss, lr, l0,
+                                   n_tokens / max(now - t_step, 1e-9), now - t_start,
+                                   device=self.device.type)
                 last = step == cfg.steps
-                if step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0:
-                    now = time.perf_counter()
-                    event = TrainEvent("step", step, cfg.steps, loss, lr, l0,
-                                       tokens_since / max(now - t_last, 1e-9), now - t_start,
-                                       device=self.device.type)
+                logged = step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0
+                if logged:
+                    event.tokens_per_s = tokens_since / max(now - t_last, 1e-9)
                     t_last, tokens_since = now, 0
-                    if step % cfg.ckpt_every == 0 or last:
-                        event.kind = "checkpoint"
-                        event.val_loss = self.validation_loss()
-                        self.save(step)
-                        saved_step = step
+                if step % cfg.ckpt_every == 0 or last:
+                    event.kind = "checkpoint"
+                    event.val_loss = self.validation_loss()
+                    self.save(step)
+                    saved_step = step
+                if logged:
                     self._append_metrics(event)
-                    yield event
+                yield event        # every step, so that a consumer can stop within one step
             yield TrainEvent("done", step, cfg.steps, event.loss, lr, l0, event.tokens_per_s,
                              time.perf_counter() - t_start, event.val_loss, self.device.type)
         except GeneratorExit:

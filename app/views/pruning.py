@@ -1,0 +1,124 @@
+"""Prune the open model to a task circuit in a worker thread, and open the result."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+                               QSpinBox, QWidget)
+
+from core.prune import PruneConfig, PruneEvent
+from core.tasks import BUILTIN_TASKS
+
+from ..jobs import pruning_job
+from ..workers import start_worker
+
+
+class PruningPanel(QWidget):
+    circuit_ready = Signal(object)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.handle = None
+        self.task = QComboBox()
+        for task in BUILTIN_TASKS.values():
+            self.task.addItem(task.name, task.name)
+        self.target = QDoubleSpinBox()
+        self.target.setRange(0.001, 0.69)
+        self.target.setSingleStep(0.01)
+        self.target.setDecimals(3)
+        self.target.setValue(0.15)
+        self.ablation = QComboBox()
+        self.ablation.addItems(["mean", "zero"])
+        self.steps = QSpinBox()
+        self.steps.setRange(10, 100_000)
+        self.steps.setValue(PruneConfig.steps)
+        self.checks = QCheckBox("run the faithfulness checks afterwards")
+        self.checks.setChecked(True)
+        form = QFormLayout()
+        form.addRow("Task", self.task)
+        form.addRow("Target task loss", self.target)
+        form.addRow("Ablation", self.ablation)
+        form.addRow("Mask steps", self.steps)
+        form.addRow("", self.checks)
+        self.run_button = QPushButton("Prune")
+        self.cancel_button = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.status = QLabel("Prunes the open model to the nodes a task needs.")
+        self.status.setWordWrap(True)
+        self.loss_plot = pg.PlotWidget(title="task loss while pruning")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(200, 80, 60, width=2))
+        self.kept_plot = pg.PlotWidget(title="nodes kept")
+        self.kept_curve = self.kept_plot.plot(pen=pg.mkPen(60, 120, 200, width=2))
+        grid = QGridLayout(self)
+        grid.addLayout(form, 0, 0)
+        grid.addLayout(buttons, 1, 0)
+        grid.addWidget(self.progress, 2, 0)
+        grid.addWidget(self.status, 3, 0)
+        grid.addWidget(self.loss_plot, 0, 1, 4, 1)
+        grid.addWidget(self.kept_plot, 0, 2, 4, 1)
+        for col, stretch in enumerate((2, 3, 3)):
+            grid.setColumnStretch(col, stretch)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+
+    def start(self) -> None:
+        bench = self.session.bench
+        if bench is None:
+            QMessageBox.information(self, "No model", "Open a model first.")
+            return
+        task = BUILTIN_TASKS[self.task.currentData()]
+        config = PruneConfig(target_loss=self.target.value(), ablation=self.ablation.currentText(),
+                             steps=self.steps.value())
+        self.xs, self.losses, self.kept = [], [], []
+        self.progress.setRange(0, config.steps)
+        with_checks = self.checks.isChecked()
+        self.handle = start_worker(lambda: pruning_job(bench, task, config, 256, with_checks))
+        self.handle.worker.yielded.connect(self._on_item)
+        self.handle.worker.errored.connect(
+            lambda m: QMessageBox.warning(self, "Pruning stopped", m.split("\n\n")[0]))
+        self.handle.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Optimising masks for {task.name}…")
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.worker.cancel()
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        return self.handle.stop(timeout_ms) if self.handle is not None else True
+
+    def _on_item(self, item) -> None:
+        if isinstance(item, PruneEvent):
+            if item.phase == "optimize":
+                self.xs.append(item.step)
+                self.losses.append(item.task_loss)
+                self.kept.append(item.kept)
+                self.loss_curve.setData(self.xs, self.losses)
+                self.kept_curve.setData(self.xs, self.kept)
+                self.progress.setValue(item.step)
+                self.status.setText(f"step {item.step}/{item.total}: task loss "
+                                    f"{item.task_loss:.3f}, {item.kept} nodes kept")
+            elif item.phase == "bisect":
+                self.status.setText(f"searching the smallest circuit: k={item.kept}, "
+                                    f"loss {item.task_loss:.3f}")
+        elif item[0] == "status":
+            self.status.setText(item[1])
+        elif item[0] == "circuit":
+            c = item[1]
+            self.status.setText(f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
+                                f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph.")
+            self.circuit_ready.emit(c)
+
+    def _on_finished(self, completed: bool) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if not completed:
+            self.status.setText("Cancelled.")

@@ -1,0 +1,99 @@
+"""Long work off the GUI thread: a core generator driven in a QThread.
+
+The worker steps the generator, checks for cancel and pause between items, and reports
+through signals (throttled, so the GUI sees a few dozen updates a second at most). Only plain
+data crosses threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+
+
+class GeneratorWorker(QObject):
+    yielded = Signal(object)
+    errored = Signal(str)
+    finished = Signal(bool)          # True if it ran to the end, False if cancelled or failed
+
+    def __init__(self, make: Callable[[], Iterator], min_interval_s: float = 0.03):
+        super().__init__()
+        self._make = make
+        self._cancel = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self.min_interval_s = min_interval_s
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._resume.set()
+
+    def pause(self, paused: bool) -> None:
+        (self._resume.clear if paused else self._resume.set)()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def run(self) -> None:
+        completed = False
+        last_emit, pending = 0.0, None
+        try:
+            generator = self._make()
+            try:
+                for item in generator:
+                    now = time.monotonic()
+                    if now - last_emit >= self.min_interval_s or not _frequent(item):
+                        self.yielded.emit(item)
+                        last_emit, pending = now, None
+                    else:
+                        pending = item
+                    self._resume.wait()
+                    if self._cancel.is_set():
+                        break
+                else:
+                    completed = True
+            finally:
+                generator.close()         # a cancelled training run saves its checkpoint here
+            if pending is not None:
+                self.yielded.emit(pending)
+        except Exception as e:  # reported to the user, never a crash of the app
+            self.errored.emit(f"{e}\n\n{traceback.format_exc(limit=3)}")
+        finally:
+            self.finished.emit(completed)
+
+
+def _frequent(item) -> bool:
+    """Per-step progress, which may be thinned out; everything else is always delivered."""
+    return getattr(item, "kind", None) == "step" or getattr(item, "phase", None) == "optimize"
+
+
+class WorkerHandle:
+    """A worker and its thread; `stop()` cancels and waits."""
+
+    def __init__(self, worker: GeneratorWorker):
+        self.worker = worker
+        self.thread = QThread()
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        # Direct: quit() is thread-safe, and stop() may be blocking the GUI thread in wait().
+        worker.finished.connect(self.thread.quit, Qt.DirectConnection)
+
+    def start(self) -> "WorkerHandle":
+        self.thread.start()
+        return self
+
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        self.worker.cancel()
+        return self.thread.wait(timeout_ms)
+
+
+def start_worker(make: Callable[[], Iterator]) -> WorkerHandle:
+    return WorkerHandle(GeneratorWorker(make)).start()

@@ -1,0 +1,90 @@
+import time
+
+import pytest
+
+from app.window import MainWindow
+from core.data.sources import TrainingData
+
+
+@pytest.fixture
+def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
+    import app.jobs
+    monkeypatch.setattr(app.jobs, "load_training_data",
+                        lambda corpus=None: TrainingData(small_stream, tokenizer, "test corpus"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.session.open_default()
+    w.training.preset.setCurrentText("tiny")
+    w.training.out.setText(str(tmp_path / "run"))
+    return w
+
+
+def test_training_runs_in_a_worker_and_opens(window, qtbot, tmp_path):
+    panel = window.training
+    panel.steps.setValue(25)
+    panel.start()
+    assert not panel.start_button.isEnabled()
+    with qtbot.waitSignal(panel.handle.worker.finished, timeout=60_000) as done:
+        pass
+    assert done.args == [True]
+    assert panel.progress.value() == 25
+    assert panel.loss_curve.getData()[0][-1] == 25
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
+    assert panel.open_button.isEnabled()
+    panel.open_button.click()
+    assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"
+
+
+def test_training_cancels_within_a_second(window, qtbot, tmp_path):
+    panel = window.training
+    panel.steps.setValue(100_000)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 3, timeout=60_000)
+    t0 = time.monotonic()
+    panel.cancel()
+    with qtbot.waitSignal(panel.handle.worker.finished, timeout=5_000) as done:
+        pass
+    assert time.monotonic() - t0 < 1.0
+    assert done.args == [False]
+    assert (tmp_path / "run" / "checkpoint" / "train_state.json").is_file()   # resumable
+    assert panel.start_button.isEnabled()
+
+
+def test_pause_holds_the_run(window, qtbot):
+    panel = window.training
+    panel.steps.setValue(100_000)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 2, timeout=60_000)
+    panel.toggle_pause()
+    qtbot.wait(300)
+    held = panel.progress.value()
+    qtbot.wait(500)
+    assert panel.progress.value() == held
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: panel.progress.value() > held, timeout=10_000)
+    assert panel.stop()
+
+
+def test_pruning_runs_in_a_worker_and_opens_the_circuit(window, qtbot):
+    panel = window.pruning
+    panel.task.setCurrentIndex(panel.task.findData("bracket_counting"))
+    panel.steps.setValue(15)
+    panel.target.setValue(0.69)
+    panel.checks.setChecked(False)
+    with qtbot.waitSignal(panel.circuit_ready, timeout=60_000) as got:
+        panel.start()
+    circuit = got.args[0]
+    assert circuit.task == "bracket_counting"
+    assert window.session.circuit is circuit
+    assert window.session.graph.nodes == circuit.nodes
+    assert window.session.bench.model.transformer.h[0].mlp.c_fc.weight.requires_grad
+
+
+def test_closing_mid_run_exits_cleanly(window, qtbot):
+    panel = window.training
+    panel.steps.setValue(100_000)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
+    window.close()
+    assert not panel.handle.running()
