@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
-    b.add_argument("what", choices=["train"], help="train: a sparse step vs the same step dense")
+    b.add_argument("what", choices=["train", "gui"],
+                   help="train: a sparse step vs the same step dense; gui: the app's latencies")
     b.add_argument("--preset", default="small")
     b.add_argument("--steps", type=int, default=15, help="timed steps of each kind (default 15)")
     b.add_argument("--device", help="default: the best available")
@@ -126,6 +127,12 @@ def cmd_info(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.what == "gui":
+        from app.bench import bench_gui
+        result = bench_gui()
+        print(json.dumps(result) if args.json else
+              "\n".join(f"{k:<26} {v:,.1f}" for k, v in result.items()))
+        return 0
     from .commands.bench import bench_train
     result = bench_train(args.preset, args.steps, args.device)
     if args.json:

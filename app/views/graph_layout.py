@@ -32,8 +32,18 @@ class GraphData:
         return {n: i for i, n in enumerate(self.nodes)}
 
     def incident(self, node_index: int) -> np.ndarray:
-        """Edge indices touching a node."""
-        return np.flatnonzero((self.src == node_index) | (self.dst == node_index))
+        """Edge indices touching a node (a CSR lookup, built on first use)."""
+        if not hasattr(self, "_csr"):
+            n = len(self.nodes)
+            ends = np.concatenate([self.src, self.dst])
+            order = np.argsort(ends, kind="stable")
+            self._csr = (np.searchsorted(ends[order], np.arange(n + 1)), order % max(len(self.src), 1))
+        ptr, edges = self._csr
+        return edges[ptr[node_index]: ptr[node_index + 1]]
+
+    def incident_many(self, node_indices) -> np.ndarray:
+        parts = [self.incident(i) for i in node_indices]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 def layout(nodes: list[str], n_layer: int) -> np.ndarray:

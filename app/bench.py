@@ -1,0 +1,103 @@
+"""`sparse-circuits bench gui`: the GUI's latencies, measured offscreen in one run (medians).
+
+- intervention_latency_ms: ablating an edge of the default circuit until the outputs panel
+  and the graph colours are updated (the forward pass included);
+- hover_highlight_ms: highlighting a node's edges in a 20,000-node, 200,000-edge graph and
+  repainting the view;
+- full_redraw_ms: rebuilding and repainting that whole graph.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def synthetic_graph(n_nodes: int = 20_000, n_edges: int = 200_000, n_layer: int = 8, seed: int = 0):
+    """A graph shaped like a model's: each edge joins a location to one downstream of it in
+    the same layer (reads -> q/k/v -> writes, reads -> neurons -> writes) or a residual write
+    to a later layer's read."""
+    from core.prune import NODE_LOCATIONS
+
+    from .views.graph_layout import GraphData, layout
+    rng = np.random.default_rng(seed)
+    locs = list(NODE_LOCATIONS)
+    per = n_nodes // (n_layer * len(locs))
+    nodes = [f"{layer}.{loc}.{i}" for layer in range(n_layer) for loc in locs for i in range(per)]
+    first = {(layer, loc): (layer * len(locs) + j) * per
+             for layer in range(n_layer) for j, loc in enumerate(locs)}
+    hops = [("attn.act_in", "attn.q", 0), ("attn.act_in", "attn.k", 0), ("attn.act_in", "attn.v", 0),
+            ("attn.v", "attn.resid_delta", 0), ("mlp.act_in", "mlp.post_act", 0),
+            ("mlp.post_act", "mlp.resid_delta", 0), ("attn.resid_delta", "mlp.act_in", 0),
+            ("mlp.resid_delta", "attn.act_in", 1)]
+    kind = rng.integers(len(hops), size=n_edges)
+    layer = rng.integers(n_layer - 1, size=n_edges)
+    src = np.empty(n_edges, dtype=np.int64)
+    dst = np.empty(n_edges, dtype=np.int64)
+    for k, (a, b, step) in enumerate(hops):
+        m = kind == k
+        src[m] = [first[(int(l), a)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
+        dst[m] = [first[(int(l) + step, b)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
+    return GraphData(nodes, layout(nodes, n_layer), src, dst, rng.normal(0, 1, n_edges),
+                     np.isin(kind, [6, 7]), n_layer)
+
+
+def _timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_gui(repeats: int = 15) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from .views.graph import GraphView
+    from .window import MainWindow
+    app = QApplication.instance() or QApplication([])
+
+    window = MainWindow()
+    window.resize(1500, 900)
+    window.show()
+    window.session.open_default()
+    app.processEvents()
+    s = window.session
+    g = s.graph
+    edge = next(f"{g.nodes[a]}->{g.nodes[b]}" for a, b in zip(g.src, g.dst))
+
+    def ablate_and_restore():
+        s.ablate("edge", [edge], "mean")
+        app.processEvents()
+        s.undo_stack.undo()
+        app.processEvents()
+    latency = _timed(ablate_and_restore, repeats) / 2
+
+    view = GraphView()
+    view.resize(1200, 800)
+    view.show()
+    big = synthetic_graph()
+    view.set_graph(big)
+    app.processEvents()
+    view.viewport().repaint()
+    rng = np.random.default_rng(1)
+
+    def hover():
+        view.hover_node(int(rng.integers(len(big.nodes))))
+        view.viewport().repaint()
+    hover_ms = _timed(hover, repeats)
+
+    def redraw():
+        view.set_graph(big)
+        view.viewport().repaint()
+    redraw_ms = _timed(redraw, max(3, repeats // 3))
+    window.close()
+    view.close()
+    return {"intervention_latency_ms": latency, "hover_highlight_ms": hover_ms,
+            "full_redraw_ms": redraw_ms, "graph_nodes": len(big.nodes),
+            "graph_edges": len(big.src), "default_circuit_nodes": len(g.nodes)}
