@@ -8,17 +8,21 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.setup-done
 RUN    := runs/tiny-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run test bench clean default-model
+.PHONY: setup run train-tiny test bench clean default-model
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[gui,test]"
 	touch $(STAMP)
 
 run: setup
+	$(BIN)/sparse-circuits-gui
+
+# The headless equivalent: train the tiny preset and describe the result.
+train-tiny: setup
 	$(BIN)/sparse-circuits train --preset tiny --out $(RUN)
 	$(BIN)/sparse-circuits info $(RUN)
 
@@ -27,6 +31,7 @@ test: setup
 
 bench: setup
 	$(BIN)/sparse-circuits bench train --json
+	$(BIN)/sparse-circuits bench gui --json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

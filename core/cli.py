@@ -107,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
 def gui_main() -> int:
     try:
         from app.main import run_app  # the desktop app, when installed
-    except ImportError:
+    except ImportError as e:
+        print(f"sparse-circuits: the desktop app needs PySide6 and pyqtgraph ({e}); install them "
+              f"with: pip install 'sparse-circuits[gui]'. The commands work without them:",
+              file=sys.stderr)
         build_parser().print_help()
-        print("\nThe desktop app is not part of this installation yet; use the commands above.")
-        return 0
+        return 2
     return run_app()
 
 

@@ -33,7 +33,7 @@ def all_nodes(model) -> list[str]:
 class PruneConfig:
     target_loss: float = 0.15
     ablation: str = "mean"          # or "zero"
-    steps: int = 600
+    steps: int = 400
     lr: float = 0.02
     lr_end_frac: float = 0.0        # linear decay to this fraction of lr
     k_coef: float = 1e-3            # penalty per kept node (on a mean task loss)
@@ -187,15 +187,17 @@ class Pruner:
                 evaluated[k] = self.loss_with_top(k, ranking)
             return evaluated[k]
 
-        # Coarse pass on a doubling grid (the loss need not fall monotonically in k), then
-        # bisect between the last grid point above target and the first one at or below it.
-        grid = sorted({min(n, 2 ** e) for e in range(int(math.log2(max(n, 1))) + 2)})
+        # Coarse pass on a doubling grid plus the masks' own size (the loss need not fall
+        # monotonically in k: mean-ablating a distractor can help), then bisect between the
+        # largest evaluated k below the first passing one and it.
+        own = sum(int((p.detach() > 0).sum()) for p in self.logits.values())
+        grid = sorted({min(n, 2 ** e) for e in range(int(math.log2(max(n, 1))) + 2)} | {max(1, own)})
         hi = next((k for k in grid if loss(k) <= target), None)
         step = 0
         if hi is None:
             hi = n          # even the whole model misses the target: keep everything ranked
         else:
-            lo = max([k for k in grid if k < hi] or [0])
+            lo = max([k for k in evaluated if k < hi] or [0])
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 step += 1
