@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.outputs = OutputsPanel(self.session)
         self.interventions = InterventionsPanel(self.session)
         self.inspector = NodeInspector(self.session, self.session.corpus_sample)
+        self.inspector.setMinimumWidth(340)
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
         inspector = self._dock("Node inspector", self.inspector, Qt.LeftDockWidgetArea)
