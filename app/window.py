@@ -3,7 +3,6 @@ inspector on the left; menus for files, editing and views."""
 
 from __future__ import annotations
 
-import json
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence

@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from .fileio import FileFormatError, atomic_write_text, check_size
+from .fileio import FileFormatError, atomic_write_text, read_json
 from .hooks import split_node_name
 
 FORMAT = "sparse-circuits-circuit"
@@ -87,15 +87,7 @@ class Circuit:
 
     @classmethod
     def load(cls, path) -> "Circuit":
-        path = Path(path)
-        check_size(path, 256 << 20)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise FileFormatError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(data, dict):
-            raise FileFormatError(f"{path}: expected a JSON object")
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json(Path(path), limit=256 << 20), str(path))
 
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph(task=self.task)

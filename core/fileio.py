@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -53,3 +54,16 @@ def replace_dir(staging: Path, final: Path) -> None:
     os.replace(staging, final)
     if old.exists():
         shutil.rmtree(old)
+
+
+def read_json(path: Path, limit: int = 16 << 20) -> dict:
+    """A JSON object from `path`, or a FileFormatError naming the file."""
+    path = Path(path)
+    check_size(path, limit)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FileFormatError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise FileFormatError(f"{path}: expected a JSON object")
+    return data

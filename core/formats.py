@@ -23,12 +23,11 @@ from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, GPTConfig
 from .data.tokenizer import Tokenizer
-from .fileio import FileFormatError, atomic_write_text, check_size, replace_dir
+from .fileio import FileFormatError, atomic_write_text, check_size, read_json, replace_dir
 from .model import GPT
 
 FORMAT_NAME = "sparse-circuits-checkpoint"
 FORMAT_VERSION = 1
-MAX_JSON_BYTES = 16 << 20
 MAX_WEIGHTS_BYTES = 32 << 30
 
 # OpenAI GPTConfig defaults: a released beeg_config.json only lists what differs from them.
@@ -51,17 +50,6 @@ class Checkpoint:
     tokenizer: Tokenizer | None
     meta: dict = field(default_factory=dict)   # sparsity settings, step, source format
     path: Path | None = None
-
-
-def read_json(path: Path) -> dict:
-    check_size(path, MAX_JSON_BYTES)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise FileFormatError(f"{path}: expected a JSON object")
-    return data
 
 
 def model_state(model: GPT) -> dict[str, torch.Tensor]:
