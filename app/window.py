@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
             self.mode_box.addItem(label, key)
         self.threshold = QSlider(Qt.Horizontal)
         self.threshold.setRange(0, 100)
+        self.threshold.setMinimumWidth(160)
         self.threshold.setToolTip("Hide edges whose |weight| is below this share of the largest")
         self.threshold_label = QLabel("edges ≥ 0")
         self.find_box = QLineEdit()
