@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .circuit import Circuit
 from .commands.circuits import checks_for, prune_circuit
 from .data.sources import load_training_data
 from .fileio import atomic_write_text, replace_dir
@@ -53,6 +54,16 @@ def train_small(run_dir: Path, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def prune_and_check(bench: Workbench, task, seed: int) -> Circuit:
+    config = PruneConfig(seed=seed)
+    t0 = time.perf_counter()
+    circuit = prune_circuit(bench, task, config, 256, progress=False)
+    circuit.extra["prune_seconds"] = round(time.perf_counter() - t0, 1)
+    circuit.model = "default"
+    circuit.checks = checks_for(bench, circuit, task, config, 256)
+    return circuit
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.build_default")
     parser.add_argument("--run", default="runs/default-model", type=Path)
@@ -77,18 +88,18 @@ def main(argv=None) -> int:
 
     results = []
     for name in args.tasks.split(","):
-        task = BUILTIN_TASKS[name]
-        config = PruneConfig(seed=args.seed)
-        t0 = time.perf_counter()
-        circuit = prune_circuit(bench, task, config, 256, progress=False)
-        prune_s = time.perf_counter() - t0
-        circuit.model = "default"
-        circuit.checks = checks_for(bench, circuit, task, config, 256)
-        circuit.extra["prune_seconds"] = round(prune_s, 1)
+        done = args.run / "circuits" / f"{name}.json"
+        if done.is_file() and train_s == 0.0:
+            circuit = Circuit.load(done)     # pruned by an interrupted build of this same model
+        else:
+            circuit = prune_and_check(bench, BUILTIN_TASKS[name], args.seed)
+            done.parent.mkdir(exist_ok=True)
+            circuit.save(done)
+        prune_s = circuit.extra["prune_seconds"]
         circuit.save(staging / "circuits" / f"{name}.json")
         row = {"task": name, "n_nodes": circuit.n_nodes, "n_edges": circuit.n_edges,
                "loss_full": circuit.loss_full, "loss_circuit": circuit.loss_circuit,
-               "prune_seconds": round(prune_s, 1), **circuit.checks}
+               "prune_seconds": prune_s, **circuit.checks}
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 

@@ -220,6 +220,10 @@ class _ProgramWriter:
             if candidate not in self.reserved:
                 return candidate
 
+    def tracked_name(self) -> str:
+        """A variable a pattern follows; often plain `x`, as in quick scripts."""
+        return "x" if self.rng.random() < 0.25 else self.name()
+
     def two_names(self) -> tuple[str, str]:
         first = self.name()
         second = self.name()
@@ -387,7 +391,7 @@ class _ProgramWriter:
             self.assign_literal, self.assign_literal, self.assign_expression,
             self.print_call, self.print_call, self.call_statement,
             self.augmented_number, self.comprehension, self.append_call,
-            self.comment, self.nested_call,
+            self.comment, self.nested_call, self.numeric_list, self.numeric_list,
         ]
         return self.choice(makers)()
 
@@ -425,6 +429,19 @@ class _ProgramWriter:
             f"{a}.extend([{self.flat_list(1, 2)}, {self.flat_list(1, 2)}])",
         ]
         return [self.choice(shapes)]
+
+    def numeric_list(self) -> list[str]:
+        """A row of numbers or a small matrix, as data tables and tests write them."""
+        def row() -> str:
+            return "[" + ", ".join(str(self.randint(0, 99)) for _ in range(self.randint(1, 4))) + "]"
+        roll = self.rng.random()
+        if roll < 0.45:
+            value = row()
+        elif roll < 0.9:
+            value = "[" + ", ".join(row() for _ in range(self.randint(1, 3))) + "]"
+        else:
+            return [f"{self.name()}.append({row()})"]
+        return [f"{self.name()} = {value}"]
 
     def augmented_number(self) -> list[str]:
         return [f"{self.name()} {self.choice(['+=', '-=', '*='])} {self.number()}"]
@@ -533,26 +550,26 @@ class _ProgramWriter:
         return [header] + _indent(body)
 
     def set_pattern(self, depth: int) -> list[str]:
-        var = self.name()
+        var = self.tracked_name()
         self.reserved.add(var)
         lines = [f"{var} = set()"] + self.fillers(1, 3)
         if self.rng.random() < 0.5:
             lines.append(f"{var}.add({self.atom()})")
         else:
-            loop_var = self.choice(["x", "item", "word", "key"])
+            loop_var = self.choice([v for v in ("x", "item", "word", "key") if v != var])
             lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.add({loop_var})"]
         self.reserved.discard(var)
         return lines
 
     def string_pattern(self, depth: int) -> list[str]:
-        var = self.name()
+        var = self.tracked_name()
         self.reserved.add(var)
         q = self.quote()
         lines = [f"{var} = {q}{q}"] + self.fillers(1, 3)
         if self.rng.random() < 0.6:
             lines.append(f"{var} += {self.string()}")
         else:
-            loop_var = self.choice(["x", "item", "word", "part"])
+            loop_var = self.choice([v for v in ("x", "item", "word", "part") if v != var])
             lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var} += {self.string()}"]
         self.reserved.discard(var)
         return lines
