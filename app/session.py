@@ -12,10 +12,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.circuit import Circuit
+from core.fileio import FileFormatError
 from core.interventions import Intervention
 from core.outputs import Prediction, predict
 from core.tasks import BUILTIN_TASKS, Example, get_task
-from core.workbench import Workbench, default_model_dir
+from core.workbench import Workbench, default_model_dir, resolve_model_path
+
+from .workspace import Workspace, check_against_model
 
 
 class SetInterventions(QUndoCommand):
@@ -46,6 +49,7 @@ class Session(QObject):
         super().__init__(parent)
         self.bench: Workbench | None = None
         self.circuit: Circuit | None = None
+        self.circuit_path: str | None = None     # None: pruned here and not saved yet
         self.task = None
         self.example: Example | None = None
         self.prompt = ""
@@ -58,7 +62,6 @@ class Session(QObject):
         self.undo_stack = QUndoStack(self)
         self.graph_mode = "circuit"        # "circuit", "neighbours" or "model"
         self.graph = None                  # GraphData of what the graph view shows
-        self._corpus_sample = None
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -66,11 +69,10 @@ class Session(QObject):
         bench = Workbench(path)
         _ = bench.means               # computed (or read from cache) once, up front
         self.bench = bench
-        self.circuit = None
+        self.circuit = self.circuit_path = None
         self.interventions = []
         self.selection = []
         self.undo_stack.clear()
-        self._corpus_sample = None
         self.baseline = self.current = None     # stale: they describe the previous model
         self.model_changed.emit()
         self.rebuild_graph()
@@ -84,10 +86,14 @@ class Session(QObject):
 
     def open_circuit(self, path) -> None:
         circuit = Circuit.load(path)
-        self.set_circuit(circuit)
+        self.set_circuit(circuit, str(path))
 
-    def set_circuit(self, circuit: Circuit | None) -> None:
-        self.circuit = circuit
+    def save_circuit(self, path) -> None:
+        self.circuit.save(path)
+        self.circuit_path = str(path)
+
+    def set_circuit(self, circuit: Circuit | None, path: str | None = None) -> None:
+        self.circuit, self.circuit_path = circuit, path
         self.rebuild_graph()
         if circuit is not None:
             try:
@@ -123,13 +129,6 @@ class Session(QObject):
             nodes = all_nodes(model)
         self.graph = build_graph(model, nodes)
         self.graph_changed.emit()
-
-    def corpus_sample(self):
-        """Activations of every node over a slice of the corpus (computed once per model)."""
-        from core.node_stats import sample_corpus
-        if self._corpus_sample is None:
-            self._corpus_sample = sample_corpus(self.bench.model, self.bench.stream(quick=True))
-        return self._corpus_sample
 
     # ---- prompt and position ---------------------------------------------------------------
 
@@ -204,6 +203,53 @@ class Session(QObject):
         else:
             self.current = self.baseline
         self.predictions_changed.emit()
+
+    # ---- workspaces ------------------------------------------------------------------------
+
+    def workspace(self, edge_threshold: int = 0) -> Workspace:
+        """The open document as a workspace (the edge threshold lives in the window)."""
+        task = self.task.name if self.task is not None and self.task.name in BUILTIN_TASKS else None
+        return Workspace(self.model_ref, self.circuit, self.circuit_path, list(self.interventions),
+                         self.prompt, self.example, task, self.position, self.graph_mode,
+                         edge_threshold, list(self.selection))
+
+    def restore_workspace(self, ws: Workspace, source: str) -> None:
+        """Open a workspace. Everything is loaded and checked first: on an error (a
+        FileFormatError naming `source` and the field) the session is left as it was."""
+        bench = self.bench
+        if bench is None or Path(bench.name).resolve() != resolve_model_path(ws.model).resolve():
+            try:
+                bench = Workbench(ws.model)
+                _ = bench.means
+            except (FileFormatError, ValueError, OSError) as e:
+                raise FileFormatError(f"{source}: field 'model': {e}") from None
+        check_against_model(ws, bench.model, bench.tokenizer, source)
+        model_changed = bench is not self.bench
+        self.bench = bench
+        self.circuit, self.circuit_path = ws.circuit, ws.circuit_path
+        self.task = BUILTIN_TASKS[ws.task] if ws.task else None
+        self.graph_mode = ws.graph_mode
+        self.interventions = list(ws.interventions)
+        self.undo_stack.clear()
+        self.selection = list(ws.selection)
+        self.prompt, self.example = ws.prompt, ws.example
+        self.ids = bench.tokenizer.encode(ws.prompt) if ws.prompt else []
+        self.position = ws.position
+        self.baseline = self.current = None
+        if model_changed:
+            self.model_changed.emit()
+        self.rebuild_graph()
+        self.circuit_changed.emit()
+        self.prompt_changed.emit()
+        self.interventions_changed.emit()
+        self.selection_changed.emit()
+        self.recompute(baseline=True)
+
+    @property
+    def model_ref(self) -> str:
+        """'default' for the shipped model, else the checkpoint folder."""
+        path = Path(self.bench.name)
+        return "default" if path.resolve() == default_model_dir().resolve() else str(path)
 
     @property
     def model_name(self) -> str:

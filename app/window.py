@@ -3,23 +3,31 @@ inspector on the left; menus for files, editing and views."""
 
 from __future__ import annotations
 
+import logging
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel,
                                QLineEdit, QMainWindow, QMessageBox, QPushButton, QSlider,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
-from core.fileio import FileFormatError
 
+from .ablation_effects import AblationEffects
+from .corpus_sampler import CorpusSampler
+from .file_menu import FileMenu
+from .log import QtLogHandler
 from .session import Session
+from .settings import app_settings
 from .style import configure_plots
 from .views.graph import GraphView
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
+from .views.log import LogPanel
 from .views.outputs import OutputsPanel
 from .views.pruning import PruningPanel
 from .views.training import TrainingPanel
+
+log = logging.getLogger(__name__)
 
 GRAPH_MODES = [("circuit", "Circuit"), ("neighbours", "Circuit + neighbours"),
                ("model", "Whole model")]
@@ -56,11 +64,23 @@ class CircuitSummary(QLabel):
         self.setText(text)
 
 
+def device_summary() -> str:
+    from core.device import describe, pick_device
+    return f"Model on CPU · training on {describe(pick_device(None))}"
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, session: Session | None = None):
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None):
         super().__init__()
         configure_plots()
         self.session = session or Session(self)
+        self.settings = settings if settings is not None else app_settings()
+        self.log_panel = LogPanel()
+        self.log_handler = QtLogHandler().install()
+        self.log_handler.emitter.record.connect(self.log_panel.append)
+        self.effects = AblationEffects(self.session, self)
+        self.sampler = CorpusSampler(self.session, self)
+        self.files = FileMenu(self)
         self.setWindowTitle("Sparse Circuits")
         self.graph = GraphView()
         self.summary = CircuitSummary(self.session)
@@ -76,6 +96,13 @@ class MainWindow(QMainWindow):
         self.find_box.setPlaceholderText("Find node, e.g. 0.mlp.post_act.12")
         self.find_box.setMinimumWidth(220)
         fit = QPushButton("Fit")
+        self.effect_action = QAction("Ablation effect", self, checkable=True)
+        self.effect_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.effect_action.setToolTip("Colour each circuit node by how much the task's logit "
+                                      "difference changes when that node alone is mean-ablated")
+        effect_button = QToolButton()
+        effect_button.setDefaultAction(self.effect_action)
+        self.effect_progress = QLabel()
         bar = QHBoxLayout()
         bar.addWidget(QLabel("View"))
         bar.addWidget(self.mode_box)
@@ -85,6 +112,9 @@ class MainWindow(QMainWindow):
         bar.addSpacing(12)
         bar.addWidget(self.find_box, 1)
         bar.addWidget(fit)
+        bar.addSpacing(12)
+        bar.addWidget(effect_button)
+        bar.addWidget(self.effect_progress)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.summary)
@@ -94,7 +124,7 @@ class MainWindow(QMainWindow):
 
         self.outputs = OutputsPanel(self.session)
         self.interventions = InterventionsPanel(self.session)
-        self.inspector = NodeInspector(self.session, self.session.corpus_sample)
+        self.inspector = NodeInspector(self.session, self.sampler)
         self.inspector.setMinimumWidth(340)
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
@@ -103,16 +133,22 @@ class MainWindow(QMainWindow):
         self.pruning = PruningPanel(self.session)
         self.training_dock = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
         self.pruning_dock = self._dock("Pruning", self.pruning, Qt.BottomDockWidgetArea)
+        self.log_dock = self._dock("Log", self.log_panel, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.training_dock, self.pruning_dock)
-        self.training_dock.hide()
-        self.pruning_dock.hide()
-        self.training.model_ready.connect(
-            lambda path: self._guard("open the trained model", self.session.open_model, path))
+        self.tabifyDockWidget(self.pruning_dock, self.log_dock)
+        for dock in (self.training_dock, self.pruning_dock, self.log_dock):
+            dock.hide()
+        self.training.model_ready.connect(self.files.open_model)
         self.pruning.circuit_ready.connect(self.session.set_circuit)
         self.resizeDocks([inspector, outputs], [380, 440], Qt.Horizontal)
         self.resizeDocks([outputs, ivs], [560, 200], Qt.Vertical)
         self._build_menus()
-        self.statusBar().showMessage("Ready")
+        self.device_label = QLabel(device_summary())
+        self.device_label.setToolTip("The open model (outputs, ablations, pruning) runs on the "
+                                     "CPU, where a forward pass takes milliseconds; training "
+                                     "uses the best device unless you choose one")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.say("Ready")
 
         s = self.session
         s.graph_changed.connect(self._on_graph_changed)
@@ -129,6 +165,10 @@ class MainWindow(QMainWindow):
         self.threshold.valueChanged.connect(self._on_threshold)
         self.find_box.returnPressed.connect(self._find)
         fit.clicked.connect(self.graph.fit)
+        self.effect_action.toggled.connect(self._toggle_effects)
+        self.effects.updated.connect(self._on_effects_updated)
+        self.effects.finished.connect(self._on_effects_finished)
+        self.effects.stopped.connect(self._on_effects_stopped)
         self.resize(1500, 900)
         self._restore_layout()
 
@@ -142,13 +182,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         s = self.session
         file = self.menuBar().addMenu("&File")
-        self._action(file, "&Open checkpoint…", self.open_checkpoint, QKeySequence.Open)
-        self._action(file, "Open &circuit…", self.open_circuit, "Ctrl+Shift+O")
-        self._action(file, "Open the &default model", self.open_default)
-        file.addSeparator()
-        self._action(file, "Export circuit as &JSON…", self.export_circuit, "Ctrl+E")
-        self._action(file, "Export graph as &PNG…", lambda: self.export_graph("png"))
-        self._action(file, "Export graph as &SVG…", lambda: self.export_graph("svg"))
+        self.files.build(file)
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.Quit)
         edit = self.menuBar().addMenu("&Edit")
@@ -167,6 +201,8 @@ class MainWindow(QMainWindow):
         self._action(model, "&Prune a circuit…", lambda: self._show_dock(self.pruning_dock), "Ctrl+P")
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit graph", self.graph.fit, "Ctrl+0")
+        view.addAction(self.effect_action)
+        view.addSeparator()
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
@@ -175,6 +211,12 @@ class MainWindow(QMainWindow):
     def _show_dock(self, dock: QDockWidget) -> None:
         dock.show()
         dock.raise_()
+
+    def say(self, text: str, timeout_ms: int = 0) -> None:
+        """A message in the status bar, kept in the Log too (once, while it stays shown)."""
+        if text != self.statusBar().currentMessage():
+            log.info(text)
+        self.statusBar().showMessage(text, timeout_ms)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -207,7 +249,7 @@ class MainWindow(QMainWindow):
         self.graph.set_ablations({iv.target for iv in ivs if iv.kind == "node"},
                                  {iv.target for iv in ivs if iv.kind == "edge"})
         n = len(ivs)
-        self.statusBar().showMessage(f"{n} intervention{'s' if n != 1 else ''} active" if n else "Ready")
+        self.say(f"{n} intervention{'s' if n != 1 else ''} active" if n else "Ready")
 
     def _on_threshold(self, value: int) -> None:
         g = self.session.graph
@@ -224,7 +266,40 @@ class MainWindow(QMainWindow):
             x, y = g.pos[g.index()[name]]
             self.graph.getViewBox().setRange(xRange=(x - 0.15, x + 0.15), yRange=(y - 1.5, y + 1.5))
         else:
-            self.statusBar().showMessage(f"No node {name!r} in the graph shown", 5000)
+            self.say(f"No node {name!r} in the graph shown", 5000)
+
+    # ---- the ablation-effect overlay --------------------------------------------------------
+
+    def _toggle_effects(self, on: bool) -> None:
+        if not on:
+            self.effects.stop()
+            return
+        problem = self.effects.start()
+        if problem:
+            self._check_effect_action(False)
+            self.say(problem, 8000)
+
+    def _check_effect_action(self, on: bool) -> None:
+        self.effect_action.blockSignals(True)
+        self.effect_action.setChecked(on)
+        self.effect_action.blockSignals(False)
+
+    def _on_effects_updated(self) -> None:
+        e = self.effects
+        self.graph.set_effects(e.effects, e.metric)
+        self.effect_progress.setText(f"{len(e.effects)}/{e.total} nodes" if e.effects is not None
+                                     else "")
+
+    def _on_effects_finished(self) -> None:
+        self.say(f"Node colour: the change in the {self.effects.metric} when the node alone is "
+                 f"mean-ablated (red raises it, blue lowers it)")
+
+    def _on_effects_stopped(self, reason: str) -> None:
+        self._check_effect_action(False)
+        self.graph.set_effects(None)
+        self.effect_progress.setText("")
+        if reason:
+            self.say(f"Ablation effect overlay off: {reason}", 5000)
 
     def _update_status(self) -> None:
         s = self.session
@@ -235,43 +310,7 @@ class MainWindow(QMainWindow):
                 title += f" — {s.circuit.task}"
         self.setWindowTitle(title)
 
-    # ---- files -----------------------------------------------------------------------------
-
-    def _guard(self, what: str, fn, *args) -> bool:
-        try:
-            fn(*args)
-            return True
-        except (FileFormatError, ValueError, OSError) as e:
-            QMessageBox.warning(self, f"Could not {what}", f"{e}\n\nNothing was changed.")
-            return False
-
-    def open_default(self) -> None:
-        self._guard("open the default model", self.session.open_default)
-
-    def open_checkpoint(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder (ours or OpenAI's)")
-        if folder:
-            self._guard("open the checkpoint", self.session.open_model, folder)
-
-    def open_circuit(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a circuit", "", "Circuit (*.json)")
-        if path:
-            self._guard("open the circuit", self.session.open_circuit, path)
-
-    def export_circuit(self) -> None:
-        if self.session.circuit is None:
-            QMessageBox.information(self, "No circuit", "Open or prune a circuit first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export circuit", "circuit.json", "JSON (*.json)")
-        if path:
-            self._guard("export the circuit", self.session.circuit.save, path)
-
-    def export_graph(self, fmt: str) -> None:
-        from pyqtgraph.exporters import ImageExporter, SVGExporter
-        path, _ = QFileDialog.getSaveFileName(self, "Export graph", f"graph.{fmt}", f"{fmt.upper()} (*.{fmt})")
-        if path:
-            exporter = (ImageExporter if fmt == "png" else SVGExporter)(self.graph.getPlotItem())
-            self._guard("export the graph", exporter.export, path)
+    # ---- help and layout --------------------------------------------------------------------
 
     def about(self) -> None:
         QMessageBox.about(self, "About Sparse Circuits",
@@ -279,11 +318,8 @@ class MainWindow(QMainWindow):
                           "to task circuits, and explore the circuits live.<br><br>Method: Gao et "
                           "al. 2025, <i>Weight-sparse transformers have interpretable circuits</i>.")
 
-    # ---- layout persistence ----------------------------------------------------------------
-
     def _restore_layout(self) -> None:
-        settings = QSettings("SparseCircuits", "SparseCircuits")
-        geometry, state = settings.value("geometry"), settings.value("windowState")
+        geometry, state = self.settings.value("geometry"), self.settings.value("windowState")
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
@@ -293,7 +329,10 @@ class MainWindow(QMainWindow):
         # Long work is cancelled between steps; a training run keeps its checkpoint.
         self.training.stop()
         self.pruning.stop()
-        settings = QSettings("SparseCircuits", "SparseCircuits")
-        settings.setValue("geometry", self.saveGeometry())
-        settings.setValue("windowState", self.saveState())
+        self.effects.shutdown()
+        self.sampler.stop()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.sync()
+        self.log_handler.uninstall()
         super().closeEvent(event)

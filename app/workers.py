@@ -95,5 +95,52 @@ class WorkerHandle:
         return self.thread.wait(timeout_ms)
 
 
-def start_worker(make: Callable[[], Iterator]) -> WorkerHandle:
-    return WorkerHandle(GeneratorWorker(make)).start()
+def start_worker(make: Callable[[], Iterator], yielded=None, errored=None,
+                 finished=None) -> WorkerHandle:
+    """Start `make()` in a worker thread. The slots given are connected before the thread
+    starts, so that no early report is missed; they should be methods of objects living on
+    the GUI thread (a lambda would run on the worker's thread)."""
+    handle = WorkerHandle(GeneratorWorker(make))
+    for signal, slot in ((handle.worker.yielded, yielded), (handle.worker.errored, errored),
+                         (handle.worker.finished, finished)):
+        if slot is not None:
+            signal.connect(slot)
+    return handle.start()
+
+
+class LatestWorker:
+    """The one current job of a kind. Starting or cancelling retires the previous job; its
+    late reports are told apart with `is_current(self.sender())`. Handles are kept until
+    their threads end (a QThread must outlive its thread)."""
+
+    def __init__(self):
+        self.handle: WorkerHandle | None = None
+        self._retired: list[WorkerHandle] = []
+
+    def start(self, make: Callable[[], Iterator], yielded, errored, finished) -> WorkerHandle:
+        self.cancel()
+        self.handle = start_worker(make, yielded, errored, finished)
+        return self.handle
+
+    def running(self) -> bool:
+        return self.handle is not None
+
+    def is_current(self, sender) -> bool:
+        return self.handle is not None and sender is self.handle.worker
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.worker.cancel()
+            self.release()
+
+    def release(self) -> None:
+        """The current job is over (or no longer wanted): nothing it reports is current."""
+        self._retired = [h for h in self._retired if h.running()]
+        if self.handle is not None:
+            self._retired.append(self.handle)
+        self.handle = None
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        """Cancel and wait for every thread still running."""
+        self.cancel()
+        return all(h.stop(timeout_ms) for h in self._retired)

@@ -62,6 +62,8 @@ class GraphView(pg.PlotWidget):
         self.ablated_nodes: set[str] = set()
         self.ablated_edges: set[str] = set()
         self.selected: list[str] = []
+        self.effects: dict[str, float] | None = None    # the ablation-effect overlay, when on
+        self.effect_metric = ""
         self._labels: list[pg.TextItem] = []
         self.edge_raster = EdgeRaster(self.getViewBox())
         self.edge_raster.setZValue(1)
@@ -105,6 +107,8 @@ class GraphView(pg.PlotWidget):
         self.fit()
 
     def set_threshold(self, threshold: float) -> None:
+        if threshold == self.threshold:
+            return                      # set_graph has drawn the edges already
         self.threshold = threshold
         self._draw_edges()
 
@@ -120,6 +124,12 @@ class GraphView(pg.PlotWidget):
                 values[i] = activations[loc][position, idx] / scale[loc]
         self.values = values
         self.activations, self.position = activations, position
+        self._draw_nodes()
+
+    def set_effects(self, effects: dict[str, float] | None, metric: str = "") -> None:
+        """Colour nodes by their ablation effect instead of their activation (None: back to
+        activations). Nodes not measured yet are drawn neutral."""
+        self.effects, self.effect_metric = (dict(effects) if effects is not None else None), metric
         self._draw_nodes()
 
     def set_ablations(self, nodes: set[str], edges: set[str]) -> None:
@@ -192,9 +202,16 @@ class GraphView(pg.PlotWidget):
         g = self.graph
         if g is None:
             return
-        colour = np.clip(np.round((self.values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1)
+        values = self.values if self.effects is None else self._effect_values()
+        colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1)
         brushes = [self.palette_brushes[int(c)] for c in colour]
         self.nodes_item.setData(pos=g.pos, brush=brushes, data=np.arange(len(g.nodes)))
+
+    def _effect_values(self) -> np.ndarray:
+        """Effects scaled by the largest so far, in [-1, 1]; 0 where not measured."""
+        values = np.array([self.effects.get(n, 0.0) for n in self.graph.nodes])
+        top = float(np.abs(values).max()) if len(values) else 0.0
+        return values / top if top > 0 else values
 
     def _draw_overlays(self) -> None:
         g = self.graph
@@ -270,6 +287,10 @@ class GraphView(pg.PlotWidget):
         if acts is not None:
             loc, idx = split_node_name(name)
             text += f"<br>activation {acts[loc][self.position, idx]:+.3f}"
+        if self.effects is not None:
+            effect = self.effects.get(name)
+            text += (f"<br>ablation effect on the {self.effect_metric}: {effect:+.3f}"
+                     if effect is not None else "<br>ablation effect: not measured")
         if name in self.ablated_nodes:
             text += "<br><i>ablated</i>"
         return text

@@ -24,23 +24,27 @@ def shade(value: float, scale: float) -> str:
 
 
 def token_html(tokens, values, focus=None, scale=None) -> str:
+    """Tokens shaded by value. A zero-width space between tokens lets a long line wrap there
+    (a line of tokens has no spaces of its own: they are shown as ·)."""
     scale = scale if scale is not None else (float(np.abs(values).max()) if len(values) else 1.0)
     parts = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
         border = "border-bottom:2px solid #000;" if i == focus else ""
         parts.append(f'<span style="background:{shade(v, scale)};color:#000;{border}" '
                      f'title="{v:+.3f}">{html.escape(visible(tok))}</span>')
-    return '<span style="font-family:monospace">' + "".join(parts) + "</span>"
+    return '<span style="font-family:monospace">' + "&#8203;".join(parts) + "</span>"
 
 
 class NodeInspector(QScrollArea):
     node_link = Signal(str)
 
-    def __init__(self, session, corpus_sample_provider, parent=None):
+    def __init__(self, session, sampler, parent=None):
         super().__init__(parent)
         self.session = session
-        self.sample_provider = corpus_sample_provider
+        self.sampler = sampler                   # an app.corpus_sampler.CorpusSampler
         self.setWidgetResizable(True)
+        # Long lines wrap (see token_html) rather than widen the dock.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         body = QWidget()
         self.layout_ = QVBoxLayout(body)
         self.title = QLabel("<i>Click a node in the graph to inspect it.</i>")
@@ -60,6 +64,8 @@ class NodeInspector(QScrollArea):
         self.node: str | None = None
         session.selection_changed.connect(self._on_selection)
         session.predictions_changed.connect(self.refresh_prompt)
+        sampler.ready.connect(self._on_sample_ready)
+        sampler.failed.connect(self._on_sample_failed)
 
     @staticmethod
     def _rich_label() -> QLabel:
@@ -105,8 +111,20 @@ class NodeInspector(QScrollArea):
             text += f"<br>at the chosen token: {now[s.position]:+.3f}"
         self.prompt_acts.setText(text)
 
+    def _on_sample_ready(self) -> None:
+        if self.node is not None:
+            self._show_corpus(self.node)
+
+    def _on_sample_failed(self, message: str) -> None:
+        if self.node is not None:
+            self.examples.setText(f"<i>Could not sample the corpus: {html.escape(message)}</i>")
+
     def _show_corpus(self, node: str) -> None:
-        sample = self.sample_provider()
+        sample = self.sampler.request()
+        if sample is None:
+            self.histogram.clear()
+            self.examples.setText("<i>sampling corpus…</i>")
+            return
         values = node_values(sample, node).reshape(-1)
         counts, edges = np.histogram(values, bins=40)
         self.histogram.clear()

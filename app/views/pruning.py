@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
@@ -13,6 +16,8 @@ from core.tasks import BUILTIN_TASKS
 
 from ..jobs import pruning_job
 from ..workers import start_worker
+
+log = logging.getLogger(__name__)
 
 
 class PruningPanel(QWidget):
@@ -79,14 +84,16 @@ class PruningPanel(QWidget):
         self.xs, self.losses, self.kept = [], [], []
         self.progress.setRange(0, config.steps)
         with_checks = self.checks.isChecked()
-        self.handle = start_worker(lambda: pruning_job(bench, task, config, 256, with_checks))
-        self.handle.worker.yielded.connect(self._on_item)
-        self.handle.worker.errored.connect(
-            lambda m: QMessageBox.warning(self, "Pruning stopped", m.split("\n\n")[0]))
-        self.handle.worker.finished.connect(self._on_finished)
+        model = copy.deepcopy(bench.model)       # copied here, not while the GUI runs it
+        self.failed = False
+        self.handle = start_worker(
+            lambda: pruning_job(bench, model, task, config, 256, with_checks),
+            self._on_item, self._on_error, self._on_finished)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Optimising masks for {task.name}…")
+        log.info("Pruning started: %s, target task loss %.3f, %s ablation, %d mask steps",
+                 task.name, config.target_loss, config.ablation, config.steps)
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -115,10 +122,20 @@ class PruningPanel(QWidget):
             c = item[1]
             self.status.setText(f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
                                 f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph.")
+            log.info("Pruning finished: %s, %d nodes, %d edges, task loss %.3f",
+                     c.task, c.n_nodes, c.n_edges, c.loss_circuit)
             self.circuit_ready.emit(c)
+
+    def _on_error(self, message: str) -> None:
+        self.failed = True
+        log.error("Pruning failed: %s", message)
+        QMessageBox.warning(self, "Pruning stopped", message.split("\n\n")[0])
 
     def _on_finished(self, completed: bool) -> None:
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        if not completed:
+        if not completed and not self.failed:
             self.status.setText("Cancelled.")
+            log.info("Pruning cancelled")
+        elif not completed:
+            self.status.setText("Stopped by an error (see the Log).")

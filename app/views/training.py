@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from core.train import TrainEvent
 
 from ..jobs import training_job
 from ..workers import start_worker
+
+log = logging.getLogger(__name__)
 
 
 def default_runs_dir() -> Path:
@@ -138,13 +141,14 @@ class TrainingPanel(QWidget):
         device = self.device.currentData()
         corpus = self.corpus.text().strip() or None
         preset_name, steps = self.preset.currentText(), self.steps.value()
-        self.handle = start_worker(lambda: training_job(
-            preset_name, steps, None if device == "auto" else device, corpus, out))
-        self.handle.worker.yielded.connect(self._on_item)
-        self.handle.worker.errored.connect(self._on_error)
-        self.handle.worker.finished.connect(self._on_finished)
+        self.handle = start_worker(
+            lambda: training_job(preset_name, steps, None if device == "auto" else device,
+                                 corpus, out),
+            self._on_item, self._on_error, self._on_finished)
         self.pause_button.setText("Pause")
         self._set_running(True)
+        log.info("Training started: preset %s, %s steps, corpus %s, run folder %s",
+                 preset_name, f"{steps:,}", corpus or "embedded", out)
 
     def toggle_pause(self) -> None:
         if self.handle is None:
@@ -188,6 +192,7 @@ class TrainingPanel(QWidget):
             self.finished_checkpoint = item[1]
 
     def _on_error(self, message: str) -> None:
+        log.error("Training failed: %s", message)
         QMessageBox.warning(self, "Training stopped", message.split("\n\n")[0])
 
     def _on_finished(self, completed: bool) -> None:
@@ -195,7 +200,11 @@ class TrainingPanel(QWidget):
         if completed:
             self.status.setText(self.status.text().split(" · ETA")[0] + " · done")
             self.open_button.setEnabled(bool(self.finished_checkpoint))
+            log.info("Training finished: %s", self.finished_checkpoint or "no checkpoint")
         elif self.steps_x:
             self.status.setText(f"Stopped at step {self.steps_x[-1]:,}; the run folder keeps "
                                 f"a checkpoint (resume with sparse-circuits train --resume).")
+            log.info("Training stopped at step %s", f"{self.steps_x[-1]:,}")
+        else:
+            log.info("Training stopped before its first step")
         self._on_preset(self.preset.currentText())    # a fresh folder for the next run

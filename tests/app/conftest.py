@@ -1,6 +1,7 @@
 import shutil
 
 import pytest
+from PySide6.QtCore import QSettings
 from safetensors.torch import save_file
 
 from core.means import MEANS_FILE, compute_means
@@ -48,3 +49,38 @@ def default_model(tiny_default, monkeypatch, small_stream):
     # Sampling the corpus for the inspector reads the small test stream, not the full corpus.
     monkeypatch.setattr(core.workbench.Workbench, "stream", lambda self, quick=False: small_stream)
     return tiny_default
+
+
+@pytest.fixture(autouse=True)
+def app_settings_in_tmp(tmp_path, monkeypatch):
+    """The app's QSettings (window layout, recent files) go to a fresh folder for each test,
+    never to the user's own; `app.settings` names the file."""
+    import app.settings
+    folder = tmp_path / "settings"
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(folder))
+    monkeypatch.setattr(app.settings, "ORGANIZATION", "SparseCircuitsTests")
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, default_model):
+    from app.window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.session.open_default()
+    return w
+
+
+@pytest.fixture
+def menu_action(window):
+    """menu_action("File", "Open Recent", "Clear Recent"): an action found by its menu path,
+    as a user finds it (the '&' of shortcuts ignored)."""
+    def find(*path):
+        actions = window.menuBar().actions()
+        for name in path:
+            action = next((a for a in actions if a.text().replace("&", "") == name), None)
+            assert action is not None, f"no {name!r} in {[a.text() for a in actions]}"
+            actions = action.menu().actions() if action.menu() is not None else []
+        return action
+    return find

@@ -1,19 +1,9 @@
 import numpy as np
 import pytest
 
-from app.window import MainWindow
 from core.interventions import Intervention, applied
 from core.outputs import predict
 from core.taskeval import encode_examples, evaluate
-
-
-@pytest.fixture
-def window(qtbot, default_model):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    w.session.open_default()
-    return w
 
 
 def test_first_launch_shows_the_quote_circuit(window):
@@ -33,7 +23,8 @@ def test_selecting_a_node_fills_the_inspector(window, qtbot):
     assert window.session.selection == [node]
     assert node in window.inspector.title.text()
     assert "On this prompt" in window.inspector.prompt_acts.text()
-    assert "Examples over the corpus" in window.inspector.examples.text()
+    qtbot.waitUntil(lambda: "Examples over the corpus" in window.inspector.examples.text(),
+                    timeout=20_000)
     other = window.session.circuit.nodes[-1]
     window.graph.node_clicked.emit(other, True)          # shift-click adds
     assert window.session.selection == [node, other]
@@ -118,5 +109,5 @@ def test_bad_circuit_file_is_reported_without_losing_the_open_one(window, tmp_pa
     bad = tmp_path / "broken.json"
     bad.write_text("{")
     circuit = window.session.circuit
-    assert not window._guard("open the circuit", window.session.open_circuit, bad)
+    assert not window.files.guard("open the circuit", window.session.open_circuit, bad)
     assert "broken.json" in shown[0] and window.session.circuit is circuit

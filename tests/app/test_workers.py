@@ -33,6 +33,8 @@ def test_training_runs_in_a_worker_and_opens(window, qtbot, tmp_path):
     assert panel.open_button.isEnabled()
     panel.open_button.click()
     assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"
+    log = window.log_panel.text.toPlainText()
+    assert "Training started: preset tiny, 25 steps" in log and "Training finished" in log
 
 
 def test_training_cancels_within_a_second(window, qtbot, tmp_path):
@@ -78,6 +80,9 @@ def test_pruning_runs_in_a_worker_and_opens_the_circuit(window, qtbot):
     assert window.session.circuit is circuit
     assert window.session.graph.nodes == circuit.nodes
     assert window.session.bench.model.transformer.h[0].mlp.c_fc.weight.requires_grad
+    log = window.log_panel.text.toPlainText()
+    assert "Pruning started: bracket_counting" in log
+    assert f"Pruning finished: bracket_counting, {circuit.n_nodes} nodes" in log
 
 
 def test_closing_mid_run_exits_cleanly(window, qtbot):

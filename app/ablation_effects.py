@@ -1,0 +1,111 @@
+"""The ablation-effect overlay: how much each circuit node matters to the model's answer on
+this prompt, measured in a worker thread and delivered as it goes.
+
+Anything that makes the numbers stale (another prompt, position, intervention, graph, circuit
+or model) stops the run and switches the overlay off.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+
+from PySide6.QtCore import QObject, Signal
+
+from .jobs import ablation_effects_job, effect_metric
+from .workers import LatestWorker
+
+log = logging.getLogger(__name__)
+
+
+def measured_nodes(session) -> list[str]:
+    """The nodes an overlay covers: the circuit's, or all shown in the neighbours view."""
+    if session.circuit is None or session.graph is None:
+        return []
+    neighbours = session.graph_mode == "neighbours"
+    return list(session.graph.nodes if neighbours else session.circuit.nodes)
+
+
+class AblationEffects(QObject):
+    updated = Signal()               # more effects arrived
+    finished = Signal()              # every node has its effect
+    stopped = Signal(str)            # the overlay was switched off, and why ("" by the user)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.effects: dict[str, float] | None = None     # None: the overlay is off
+        self.metric = ""
+        self.total = 0
+        self.job = LatestWorker()
+        reasons = [(session.model_changed, "the model changed"),
+                   (session.circuit_changed, "the circuit changed"),
+                   (session.graph_changed, "the graph changed"),
+                   (session.prompt_changed, "the prompt changed"),
+                   (session.position_changed, "the token position changed"),
+                   (session.interventions_changed, "the interventions changed")]
+        for signal, reason in reasons:
+            signal.connect(lambda reason=reason: self.stop(reason))
+
+    @property
+    def running(self) -> bool:
+        return self.job.running()
+
+    def start(self) -> str | None:
+        """Start measuring; returns why it cannot, or None."""
+        s = self.session
+        nodes = measured_nodes(s)
+        if not nodes:
+            return "Open or prune a circuit first: the overlay covers the circuit's nodes."
+        if s.current is None:
+            return "Type a prompt first."
+        bench = s.bench
+        model = copy.deepcopy(bench.model)       # see app/jobs.py: the GUI hooks its own
+        args = (model, bench.tokenizer, list(s.ids), list(s.interventions), bench.means,
+                s.candidates, s.position, nodes)
+        self.effects, self.total = {}, len(nodes)
+        self.metric = effect_metric(s.current)[0]
+        self._t0 = time.monotonic()
+        self.job.start(lambda: ablation_effects_job(*args), self._on_item, self._on_error,
+                       self._on_finished)
+        log.info("Ablation effects started: %d nodes, on the %s", len(nodes), self.metric)
+        self.updated.emit()
+        return None
+
+    def stop(self, reason: str = "") -> None:
+        if self.effects is None:
+            return
+        if self.job.running():
+            log.info("Ablation effects stopped after %d of %d nodes%s", len(self.effects),
+                     self.total, f": {reason}" if reason else "")
+        self.job.cancel()
+        self.effects = None
+        self.stopped.emit(reason)
+
+    def _on_item(self, item) -> None:
+        if item[0] != "effects" or not self.job.is_current(self.sender()):
+            return
+        self.effects.update(item[1])
+        complete = len(self.effects) == self.total
+        if complete:
+            self.job.release()
+            log.info("Ablation effects done: %d nodes in %.1f s", self.total,
+                     time.monotonic() - self._t0)
+        self.updated.emit()
+        if complete and self.effects is not None:      # (a listener may have stopped it)
+            self.finished.emit()
+
+    def _on_error(self, message: str) -> None:
+        if self.job.is_current(self.sender()):
+            log.error("Ablation effects failed: %s", message)
+            self.job.release()
+            self.stop(f"an error: {message.splitlines()[0]}")
+
+    def _on_finished(self, completed: bool) -> None:
+        if self.job.is_current(self.sender()):
+            self.job.release()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        self.stop()
+        return self.job.stop(timeout_ms)

@@ -1,0 +1,60 @@
+"""The corpus sample the node inspector shows, taken once per model in a worker thread (it
+takes a second or two on a CPU, too long to freeze the window for)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from .jobs import corpus_sample_job
+from .workers import LatestWorker
+
+log = logging.getLogger(__name__)
+
+
+class CorpusSampler(QObject):
+    ready = Signal()
+    failed = Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.sample = None               # a core.node_stats.CorpusSample of the open model
+        self.job = LatestWorker()
+        session.model_changed.connect(self._forget)
+
+    def request(self):
+        """The sample if it has been taken; else None, and it is being taken."""
+        bench = self.session.bench
+        if self.sample is None and not self.job.running() and bench is not None:
+            model = copy.deepcopy(bench.model)   # see app/jobs.py: the GUI hooks its own
+            self.job.start(lambda: corpus_sample_job(bench, model),
+                           self._on_item, self._on_error, self._on_finished)
+            log.info("Sampling the corpus for the node inspector…")
+        return self.sample
+
+    def _forget(self) -> None:
+        """A new model: the sample described the old one."""
+        self.job.cancel()
+        self.sample = None
+
+    def _on_item(self, item) -> None:
+        if item[0] == "corpus_sample" and self.job.is_current(self.sender()):
+            self.sample = item[1]
+            self.job.release()
+            log.info("Corpus sampled: %d sequences of %d tokens", *item[1].ids.shape)
+            self.ready.emit()
+
+    def _on_error(self, message: str) -> None:
+        if self.job.is_current(self.sender()):
+            log.error("Sampling the corpus failed: %s", message)
+            self.failed.emit(message.split("\n\n")[0])
+
+    def _on_finished(self, completed: bool) -> None:
+        if self.job.is_current(self.sender()):
+            self.job.release()
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        return self.job.stop(timeout_ms)

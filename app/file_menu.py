@@ -1,0 +1,162 @@
+"""File ▸ …: opening models, circuits and workspaces (also from Open Recent), saving
+workspaces, and exports. A failure is a warning that names the file and changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from core.fileio import FileFormatError
+
+from .recent import RecentFiles
+from .workspace import FILE_FILTER, SUFFIX, load_workspace, save_workspace
+
+log = logging.getLogger(__name__)
+
+
+class FileMenu(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window, self.session = window, window.session
+        self.recent = RecentFiles(window.settings)
+        self.recent_menu: QMenu | None = None
+
+    def build(self, menu: QMenu) -> None:
+        add = self.window._action
+        add(menu, "&Open checkpoint…", self.open_checkpoint, QKeySequence.Open)
+        add(menu, "Open &circuit…", self.open_circuit, "Ctrl+Shift+O")
+        add(menu, "Open &workspace…", lambda: self.open_workspace())
+        self.recent_menu = menu.addMenu("Open &Recent")
+        self.recent_menu.setToolTipsVisible(True)
+        self.recent_menu.aboutToShow.connect(self._on_recent_menu_shown)
+        self.fill_recent_menu()
+        add(menu, "Open the &default model", self.open_default)
+        menu.addSeparator()
+        add(menu, "&Save workspace…", self.save_workspace, QKeySequence.Save)
+        add(menu, "Export circuit as &JSON…", self.export_circuit, "Ctrl+E")
+        add(menu, "Export graph as &PNG…", lambda: self.export_graph("png"))
+        add(menu, "Export graph as &SVG…", lambda: self.export_graph("svg"))
+
+    def guard(self, what: str, fn, *args) -> bool:
+        try:
+            fn(*args)
+            return True
+        except (FileFormatError, ValueError, OSError) as e:
+            log.warning("Could not %s: %s", what, e)
+            QMessageBox.warning(self.window, f"Could not {what}", f"{e}\n\nNothing was changed.")
+            return False
+
+    def _done(self, kind: str, path, what: str) -> None:
+        self.recent.add(kind, path)
+        self.fill_recent_menu()
+        self.window.say(f"{what} {path}", 5000)
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    def open_default(self) -> None:
+        if self.guard("open the default model", self.session.open_default):
+            self.window.say("Opened the default model", 5000)
+
+    def open_checkpoint(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window,
+                                                  "Open a checkpoint folder (ours or OpenAI's)")
+        if folder:
+            self.open_model(folder)
+
+    def open_model(self, folder) -> None:
+        if self.guard("open the checkpoint", self.session.open_model, folder):
+            self._done("checkpoint", folder, "Opened the checkpoint")
+
+    def open_circuit(self, path=None) -> None:
+        path = path or QFileDialog.getOpenFileName(self.window, "Open a circuit", "",
+                                                   "Circuit (*.json)")[0]
+        if path and self.guard("open the circuit", self.session.open_circuit, path):
+            self._done("circuit", path, "Opened the circuit")
+
+    def open_workspace(self, path=None) -> None:
+        path = path or QFileDialog.getOpenFileName(self.window, "Open a workspace", "",
+                                                   FILE_FILTER)[0]
+        if path and self.guard("open the workspace", self._restore_workspace, path):
+            self._done("workspace", path, "Opened the workspace")
+
+    def _restore_workspace(self, path) -> None:
+        workspace = load_workspace(path)
+        self.session.restore_workspace(workspace, str(path))
+        self.window.threshold.setValue(workspace.edge_threshold)
+
+    # ---- saving ----------------------------------------------------------------------------
+
+    def save_workspace(self) -> None:
+        if self.session.bench is None:
+            QMessageBox.information(self.window, "Nothing to save", "Open a model first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save workspace",
+                                              f"workspace{SUFFIX}", FILE_FILTER)
+        if not path:
+            return
+        if not path.endswith(".json"):
+            path += SUFFIX
+        workspace = self.session.workspace(self.window.threshold.value())
+        if self.guard("save the workspace", save_workspace, path, workspace):
+            self._done("workspace", path, "Saved the workspace")
+
+    def export_circuit(self) -> None:
+        if self.session.circuit is None:
+            QMessageBox.information(self.window, "No circuit", "Open or prune a circuit first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export circuit", "circuit.json",
+                                              "JSON (*.json)")
+        if path and self.guard("export the circuit", self.session.save_circuit, path):
+            self._done("circuit", path, "Saved the circuit")
+
+    def export_graph(self, fmt: str) -> None:
+        from pyqtgraph.exporters import ImageExporter, SVGExporter
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export graph", f"graph.{fmt}",
+                                              f"{fmt.upper()} (*.{fmt})")
+        if path:
+            exporter = (ImageExporter if fmt == "png" else SVGExporter)(
+                self.window.graph.getPlotItem())
+            if self.guard("export the graph", exporter.export, path):
+                self.window.say(f"Exported the graph to {path}", 5000)
+
+    # ---- Open Recent -----------------------------------------------------------------------
+
+    def fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        entries = self.recent.entries()
+        for i, (kind, path) in enumerate(entries, 1):
+            action = menu.addAction(f"&{i} {Path(path).name}  ({kind})")
+            action.setToolTip(path)
+            action.setData(path)
+            action.triggered.connect(lambda _=False, k=kind, p=path: self.open_recent(k, p))
+        if not entries:
+            menu.addAction("No recent files").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction("Clear Recent", self.clear_recent).setEnabled(bool(entries))
+
+    def _on_recent_menu_shown(self) -> None:
+        gone = self.recent.prune_missing()
+        if gone:
+            self.window.say(f"Removed from Open Recent, no longer there: {', '.join(gone)}", 10000)
+        self.fill_recent_menu()
+
+    def open_recent(self, kind: str, path: str) -> None:
+        if not Path(path).exists():
+            self.recent.remove(path)
+            self.fill_recent_menu()
+            log.warning("%s no longer exists; removed from Open Recent", path)
+            QMessageBox.warning(self.window, f"Could not open the {kind}",
+                                f"{path} no longer exists. It was removed from Open Recent.")
+            return
+        {"checkpoint": self.open_model, "circuit": self.open_circuit,
+         "workspace": self.open_workspace}[kind](path)
+
+    def clear_recent(self) -> None:
+        self.recent.clear()
+        self.fill_recent_menu()
+        self.window.say("Cleared the recent files", 5000)

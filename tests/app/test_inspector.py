@@ -1,0 +1,57 @@
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+
+import app.jobs
+
+
+@pytest.fixture
+def slow_sampling(monkeypatch):
+    """Sampling the corpus as slow as on the full corpus (about 1.8 s), a bit shorter."""
+    real = app.jobs.sample_corpus
+
+    def slow(*args, **kwargs):
+        time.sleep(0.8)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(app.jobs, "sample_corpus", slow)
+
+
+def test_the_corpus_is_sampled_in_a_worker(window, qtbot, slow_sampling):
+    inspector, nodes = window.inspector, window.session.circuit.nodes
+    t0 = time.monotonic()
+    window.graph.node_clicked.emit(nodes[0], False)
+    assert time.monotonic() - t0 < 0.5                  # the window did not wait for it
+    assert "sampling corpus…" in inspector.examples.text()
+    assert nodes[0] in inspector.title.text() and "On this prompt" in inspector.prompt_acts.text()
+    assert window.sampler.job.running()
+    qtbot.waitUntil(lambda: "Examples over the corpus" in inspector.examples.text(), timeout=20_000)
+    assert inspector.histogram.getPlotItem().items              # the histogram is drawn
+    assert "Corpus sampled" in window.log_panel.text.toPlainText()
+    window.graph.node_clicked.emit(nodes[1], False)     # taken once per model
+    assert "Examples over the corpus" in inspector.examples.text()
+    assert not window.sampler.job.running()
+
+
+def test_a_new_model_discards_a_sample_in_progress(window, qtbot, slow_sampling):
+    window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
+    old = window.sampler.job.handle
+    window.files.open_default()
+    assert old.stop(5000)                              # cancelled; its result is dropped
+    qtbot.wait(50)
+    assert window.sampler.sample is None and not window.sampler.job.running()
+    window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
+    assert window.sampler.job.handle is not old
+    qtbot.waitUntil(lambda: window.sampler.sample is not None, timeout=20_000)
+
+
+def test_long_lines_wrap_instead_of_widening_the_inspector(window, qtbot):
+    inspector = window.inspector
+    window.resizeDocks([window.findChild(QDockWidget, "Node inspector")], [360], Qt.Horizontal)
+    window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
+    qtbot.waitUntil(lambda: "Examples over the corpus" in inspector.examples.text(), timeout=20_000)
+    qtbot.wait(50)
+    body = inspector.widget()
+    assert body.minimumSizeHint().width() <= inspector.viewport().width()
+    assert body.width() <= inspector.viewport().width()
