@@ -3,19 +3,20 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # The CPU build of torch 2.13.0 (a local file on our build machines); with a GPU, install the
-# CUDA build of the same version into .venv instead (see README).
+# CUDA build of the same version, e.g. `make package VENV=.venv-cuda
+# TORCH_INDEX=https://download.pytorch.org/whl/cu128` (see packaging/README.md).
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.setup-done
 RUN    := runs/tiny-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run train-tiny test bench clean default-model
+.PHONY: setup run train-tiny test bench clean default-model package
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[gui,test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[gui,test,package]"
 	touch $(STAMP)
 
 run: setup
@@ -33,8 +34,12 @@ bench: setup
 	$(BIN)/sparse-circuits bench train --json
 	$(BIN)/sparse-circuits bench gui --json
 
+# The Linux artifacts (one-folder bundle, .tar.gz, .deb) into dist/; see packaging/README.md.
+package: setup
+	$(BIN)/python packaging/build.py --out dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 
 # Retrain and re-prune the shipped default model (about 45 minutes on 2 CPU cores).
 default-model: setup

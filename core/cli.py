@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+
+LAUNCHED = time.perf_counter()
 
 from .fileio import FileFormatError
 
@@ -21,6 +24,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sparse-circuits",
                      description="Train weight-sparse transformers and study their circuits.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that everything works (train, open, ablate, draw) and exit")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="open the app, save the window once the default circuit shows, exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a weight-sparse model")
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            return gui_main()
+            return gui_main(self_test=args.self_test, screenshot=args.screenshot)
         from .commands import circuits
         handlers = {"train": cmd_train, "info": cmd_info, "bench": cmd_bench,
                     "tasks": circuits.cmd_tasks, "prune": circuits.cmd_prune,
@@ -104,7 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def gui_main() -> int:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("sparse-circuits")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def gui_main(self_test: bool = False, screenshot: str | None = None) -> int:
     try:
         from app.main import run_app  # the desktop app, when installed
     except ImportError as e:
@@ -113,6 +129,12 @@ def gui_main() -> int:
               file=sys.stderr)
         build_parser().print_help()
         return 2
+    if self_test:
+        from app.selftest import run_self_test
+        return run_self_test()
+    if screenshot:
+        from app.snapshot import run_snapshot
+        return run_snapshot(screenshot, LAUNCHED)
     return run_app()
 
 

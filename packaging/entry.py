@@ -1,0 +1,10 @@
+"""The frozen app's entry point: the app with no arguments, the CLI with them."""
+
+import multiprocessing
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    sys.exit(main())
