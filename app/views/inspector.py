@@ -7,6 +7,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.hooks import split_node_name
@@ -15,28 +16,34 @@ from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 from .outputs import visible
 
 
-def shade(value: float, scale: float) -> str:
-    """A background colour for an activation: red positive, blue negative."""
+def shade(value: float, scale: float, paper=(255, 255, 255)) -> str:
+    """A background colour for an activation: red positive, blue negative, fading into
+    `paper` (the text background: white, or dark in a dark scheme) at zero."""
     t = 0.0 if scale == 0 else max(-1.0, min(1.0, value / scale))
     end = (214, 96, 77) if t > 0 else (67, 147, 195)
-    rgb = [int(255 + abs(t) * (e - 255)) for e in end]
+    rgb = [int(p + abs(t) * (e - p)) for p, e in zip(paper, end)]
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
 
 
-def token_html(tokens, values, focus=None, scale=None) -> str:
+def token_html(tokens, values, focus=None, scale=None, paper=(255, 255, 255), ink="#000") -> str:
     """Tokens shaded by value. A zero-width space between tokens lets a long line wrap there
     (a line of tokens has no spaces of its own: they are shown as ·)."""
     scale = scale if scale is not None else (float(np.abs(values).max()) if len(values) else 1.0)
     parts = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
-        border = "border-bottom:2px solid #000;" if i == focus else ""
-        parts.append(f'<span style="background:{shade(v, scale)};color:#000;{border}" '
+        border = f"border-bottom:2px solid {ink};" if i == focus else ""
+        parts.append(f'<span style="background:{shade(v, scale, paper)};color:{ink};{border}" '
                      f'title="{v:+.3f}">{html.escape(visible(tok))}</span>')
     return '<span style="font-family:monospace">' + "&#8203;".join(parts) + "</span>"
 
 
 class NodeInspector(QScrollArea):
     node_link = Signal(str)
+
+    def _colours(self) -> tuple[tuple[int, int, int], str]:
+        """(paper, ink) of the current colour scheme, for shaded tokens."""
+        base = self.palette().color(QPalette.Base)
+        return (base.red(), base.green(), base.blue()), self.palette().color(QPalette.Text).name()
 
     def __init__(self, session, sampler, parent=None):
         super().__init__(parent)
@@ -103,7 +110,7 @@ class NodeInspector(QScrollArea):
         now = s.current.activations[location][:, index]
         base = s.baseline.activations[location][:, index]
         text = "<b>On this prompt</b> (hover a token for its value):<br>" + token_html(
-            s.tokens(), now, s.position)
+            s.tokens(), now, s.position, None, *self._colours())
         if s.interventions:
             text += (f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "
                      f"{now[s.position]:+.3f} with ablations")
@@ -138,8 +145,8 @@ class NodeInspector(QScrollArea):
             for c in contexts:
                 vals = np.zeros(len(c.tokens))
                 vals[c.focus] = c.value
-                rows.append(f"<span style='color:#666'>{label}</span> {c.value:+.2f} &nbsp;"
-                            + token_html(c.tokens, vals, c.focus, scale))
+                rows.append(f"<span style='color:gray'>{label}</span> {c.value:+.2f} &nbsp;"
+                            + token_html(c.tokens, vals, c.focus, scale, *self._colours()))
         location, index = split_node_name(node)
         if location.endswith("resid_delta") or location.endswith("act_in"):
             if index < self.session.bench.model.config.d_model:

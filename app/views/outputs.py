@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -27,11 +28,12 @@ class TokenStrip(QLabel):
         self.linkActivated.connect(lambda href: self.position_clicked.emit(int(href)))
 
     def set_tokens(self, tokens: list[str], position: int) -> None:
+        ink = self.palette().color(QPalette.WindowText).name()   # not the link colour
         parts = []
         for i, tok in enumerate(tokens):
             text = html.escape(visible(tok))
             style = ("background:#ffcf70;color:#000;font-weight:bold;" if i == position
-                     else "color:inherit;text-decoration:none;")
+                     else f"color:{ink};text-decoration:none;")
             parts.append(f'<a href="{i}" style="{style}">{text}</a>')
         self.setText('<span style="font-family:monospace">' + "&#8203;|".join(parts) + "</span>")
 

@@ -55,3 +55,12 @@ def test_long_lines_wrap_instead_of_widening_the_inspector(window, qtbot):
     body = inspector.widget()
     assert body.minimumSizeHint().width() <= inspector.viewport().width()
     assert body.width() <= inspector.viewport().width()
+
+
+def test_token_shading_fades_into_the_scheme_background():
+    from app.views.inspector import shade, token_html
+    assert shade(0.0, 1.0) == "rgb(255,255,255)"
+    assert shade(0.0, 1.0, paper=(30, 30, 30)) == "rgb(30,30,30)"       # dark scheme: no glare
+    assert shade(1.0, 1.0, paper=(30, 30, 30)) == "rgb(214,96,77)"
+    html = token_html(["a", "b"], [0.0, -1.0], focus=1, paper=(30, 30, 30), ink="#dddddd")
+    assert "color:#dddddd" in html and "rgb(67,147,195)" in html
