@@ -6,6 +6,7 @@ is announced by a signal. Interventions are plain core data; undo/redo adds and 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -19,6 +20,9 @@ from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
 
 from .workspace import Workspace, check_against_model
+
+
+log = logging.getLogger(__name__)
 
 
 class SetInterventions(QUndoCommand):
@@ -135,10 +139,22 @@ class Session(QObject):
     def set_prompt(self, text: str, example: Example | None = None) -> None:
         self.prompt = text
         self.example = example if example is not None and example.prompt == text else None
-        self.ids = self.bench.tokenizer.encode(text) if self.bench and text else []
+        self.ids = self.encode(text, self.bench)
         self.position = len(self.ids) - 1
         self.prompt_changed.emit()
         self.recompute(baseline=True)
+
+    @staticmethod
+    def encode(text: str, bench) -> list[int]:
+        """The prompt's tokens, at most the model's context: a longer prompt keeps its end."""
+        if bench is None or not text:
+            return []
+        ids = bench.tokenizer.encode(text)
+        block = bench.model.config.block_size
+        if len(ids) > block:
+            log.warning(f"the prompt has {len(ids)} tokens, more than the model's context of "
+                        f"{block}: using its last {block}")
+        return ids[-block:]
 
     def set_position(self, position: int) -> None:
         if 0 <= position < len(self.ids) and position != self.position:
@@ -233,7 +249,7 @@ class Session(QObject):
         self.undo_stack.clear()
         self.selection = list(ws.selection)
         self.prompt, self.example = ws.prompt, ws.example
-        self.ids = bench.tokenizer.encode(ws.prompt) if ws.prompt else []
+        self.ids = self.encode(ws.prompt, bench)
         self.position = ws.position
         self.baseline = self.current = None
         if model_changed:

@@ -184,5 +184,6 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
         if not node_in_model(model, node):
             fail("graph.selection", f"node {node!r} is not in the model")
     n = len(tokenizer.encode(workspace.prompt)) if workspace.prompt else 0
+    n = min(n, model.config.block_size)          # the session keeps the prompt's last tokens
     if not (0 <= workspace.position < n or n == 0 and workspace.position == -1):
         fail("position", f"{workspace.position} is not a token of the prompt ({n} tokens)")

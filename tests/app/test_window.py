@@ -111,3 +111,18 @@ def test_bad_circuit_file_is_reported_without_losing_the_open_one(window, tmp_pa
     circuit = window.session.circuit
     assert not window.files.guard("open the circuit", window.session.open_circuit, bad)
     assert "broken.json" in shown[0] and window.session.circuit is circuit
+
+
+def test_a_prompt_longer_than_the_context_keeps_its_end(qtbot, default_model):
+    from app.window import MainWindow
+    window = MainWindow()
+    qtbot.addWidget(window)
+    s = window.session
+    s.open_default()
+    block = s.bench.model.config.block_size
+    s.select([s.circuit.nodes[0]])         # the inspector shows the node on every new prompt
+    s.set_prompt("x = 1\n" * block + "print(")
+    assert len(s.ids) == block and s.position == block - 1
+    assert s.tokens()[-1] == s.bench.tokenizer.token_text(s.bench.tokenizer.encode("print(")[-1])
+    s.set_position(3)                      # the inspector and the graph follow without errors
+    assert s.current.position == 3
