@@ -97,7 +97,8 @@ def main(argv=None) -> int:
             circuit.save(done)
         prune_s = circuit.extra["prune_seconds"]
         circuit.save(staging / "circuits" / f"{name}.json")
-        row = {"task": name, "n_nodes": circuit.n_nodes, "n_edges": circuit.n_edges,
+        row = {"task": name, "target_loss": circuit.target_loss,
+               "n_nodes": circuit.n_nodes, "n_edges": circuit.n_edges,
                "loss_full": circuit.loss_full, "loss_circuit": circuit.loss_circuit,
                "prune_seconds": prune_s, **circuit.checks}
         results.append(row)
@@ -138,7 +139,26 @@ def format_report(report: dict) -> str:
             f"{r['loss_circuit']:.3f} | {r['heldout_loss']:.3f} | {r['necessity_loss']:.3f} | "
             f"{r['random_circuit_loss_mean']:.3f} ± {r['random_circuit_loss_std']:.3f} | "
             f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['prune_seconds']} |")
+    cautions = [f"- `{r['task']}`: {caution}" for r in report["tasks"] if (caution := caution_for(r))]
+    if cautions:
+        lines += ["", "Read these with care:", *cautions]
     return "\n".join(lines) + "\n"
+
+
+def caution_for(row: dict) -> str | None:
+    """Why a circuit's numbers may not mean what they seem, or None."""
+    if row["loss_full"] > row["target_loss"]:
+        return (f"the full model does not learn the task (loss {row['loss_full']:.3f}, above the "
+                f"target {row['target_loss']}); the circuit reaches the target by mean-ablating "
+                f"what misleads the model, so it is not how the model does the task")
+    random_mean, random_std = row["random_circuit_loss_mean"], row["random_circuit_loss_std"]
+    if random_mean <= row["loss_circuit"] + max(2 * random_std, 0.05):
+        return ("random node sets of the same size do as well: the last token alone decides the "
+                "task through what no mask covers (its embedding's direct path to the logits "
+                "and the bigram table), so the circuit shows nothing")
+    if row["heldout_loss"] > row["target_loss"]:
+        return f"held-out loss {row['heldout_loss']:.3f} is above the target"
+    return None
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ class PruneConfig:
     steps: int = 400
     lr: float = 0.02
     lr_end_frac: float = 0.0        # linear decay to this fraction of lr
-    k_coef: float = 1e-3            # penalty per kept node (on a mean task loss)
+    k_coef: float = 3e-3            # penalty per kept node (on a mean task loss)
     penalty_warmup_frac: float = 0.2
     temperature: float = 0.5
     init_low: float = 0.1           # mask logits start uniform in [init_low, 1]: all kept
