@@ -147,6 +147,9 @@ def format_report(report: dict) -> str:
 
 def caution_for(row: dict) -> str | None:
     """Why a circuit's numbers may not mean what they seem, or None."""
+    if row["loss_circuit"] > row["target_loss"]:
+        return (f"no circuit reaches the target: the full model does not learn the task (loss "
+                f"{row['loss_full']:.3f}), so the pruner keeps everything")
     if row["loss_full"] > row["target_loss"]:
         return (f"the full model does not learn the task (loss {row['loss_full']:.3f}, above the "
                 f"target {row['target_loss']}); the circuit reaches the target by mean-ablating "

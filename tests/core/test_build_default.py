@@ -26,3 +26,8 @@ def test_heldout_above_target_is_flagged_and_reported():
     report = format_report({"seed": 0, "train_steps": 10, "final_loss": 2.0, "final_val_loss": 2.4,
                             "machine": "m", "tasks": [ROW, row]})
     assert report.count("| t |") == 2 and "Read these with care" in report
+
+
+def test_a_task_no_circuit_reaches_is_flagged_as_such():
+    row = {**ROW, "loss_full": 0.76, "loss_circuit": 0.76}
+    assert "no circuit reaches the target" in caution_for(row)
