@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 
 
-def run_app(argv: list[str] | None = None) -> int:
+def run_app(argv: list[str] | None = None, screenshot: str | None = None,
+            launched: float | None = None) -> int:
+    """The app. With `screenshot`, it saves the window as PNG once the default circuit shows
+    and exits: proof that a build opens its window, and how long that takes from `launched`."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from core.fileio import FileFormatError
@@ -22,7 +27,23 @@ def run_app(argv: list[str] | None = None) -> int:
     except (FileFormatError, ValueError, OSError) as e:
         QMessageBox.warning(window, "Could not open the default model",
                             f"{e}\n\nUse File ▸ Open checkpoint to open another model.")
-    return app.exec()
+    if screenshot is None:
+        return app.exec()
+    saved = []
+
+    def capture():
+        app.processEvents()
+        saved.append(window.grab().save(screenshot))
+        circuit = window.session.circuit
+        elapsed = time.perf_counter() - (launched if launched is not None else time.perf_counter())
+        print(f"window with the {circuit.task if circuit else 'no'} circuit shown {elapsed:.2f} s "
+              f"after launch; {'saved' if saved[0] else 'could not write'} {screenshot}")
+        window.close()
+        app.quit()
+
+    QTimer.singleShot(200, capture)
+    app.exec()
+    return 0 if saved and saved[0] else 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ returns 0, or prints `self-test failed: <reason>` and returns 1.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -104,7 +105,7 @@ def _train_in_worker(app, device, out: str) -> str:
         raise SelfTestError("training in a worker thread did not finish within 2 minutes")
     if errors:
         raise SelfTestError(f"training failed: {errors[0].splitlines()[0]}")
-    if len(losses) != TRAIN_STEPS or not all(map(_finite, losses)):
+    if len(losses) != TRAIN_STEPS or not all(map(math.isfinite, losses)):
         raise SelfTestError(f"training gave losses {losses}, expected {TRAIN_STEPS} finite ones")
     return f"trained {TRAIN_STEPS} steps in a worker (loss {losses[0]:.2f} -> {losses[-1]:.2f})"
 
@@ -146,7 +147,3 @@ def _open_ablate_render(app, settings_file: str) -> str:
     window.close()
     return (f"default model: {circuit.n_nodes} nodes, {circuit.n_edges} edges; ablating "
             f"{edge['src']}->{edge['dst']} moved the logit difference {before:+.3f} -> {after:+.3f}")
-
-
-def _finite(x: float) -> bool:
-    return x == x and abs(x) != float("inf")

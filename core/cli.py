@@ -132,10 +132,7 @@ def gui_main(self_test: bool = False, screenshot: str | None = None) -> int:
     if self_test:
         from app.selftest import run_self_test
         return run_self_test()
-    if screenshot:
-        from app.snapshot import run_snapshot
-        return run_snapshot(screenshot, LAUNCHED)
-    return run_app()
+    return run_app(screenshot=screenshot, launched=LAUNCHED)
 
 
 def cmd_train(args) -> int:
