@@ -20,19 +20,17 @@ def synthetic_graph(n_nodes: int = 20_000, n_edges: int = 200_000, n_layer: int 
     """A graph shaped like a model's: each edge joins a location to one downstream of it in
     the same layer (reads -> q/k/v -> writes, reads -> neurons -> writes) or a residual write
     to a later layer's read."""
-    from core.prune import NODE_LOCATIONS
+    from core.topology import LOCATIONS, SUBLAYERS, WIRES
 
     from .views.graph_layout import GraphData, layout
     rng = np.random.default_rng(seed)
-    locs = list(NODE_LOCATIONS)
+    locs = list(LOCATIONS)
     per = n_nodes // (n_layer * len(locs))
     nodes = [f"{layer}.{loc}.{i}" for layer in range(n_layer) for loc in locs for i in range(per)]
     first = {(layer, loc): (layer * len(locs) + j) * per
              for layer in range(n_layer) for j, loc in enumerate(locs)}
-    hops = [("attn.act_in", "attn.q", 0), ("attn.act_in", "attn.k", 0), ("attn.act_in", "attn.v", 0),
-            ("attn.v", "attn.resid_delta", 0), ("mlp.act_in", "mlp.post_act", 0),
-            ("mlp.post_act", "mlp.resid_delta", 0), ("attn.resid_delta", "mlp.act_in", 0),
-            ("mlp.resid_delta", "attn.act_in", 1)]
+    (_, attn_write, attn_read, _), (_, mlp_write, mlp_read, _) = SUBLAYERS
+    hops = [(w.src, w.dst, 0) for w in WIRES] + [(attn_write, mlp_read, 0), (mlp_write, attn_read, 1)]
     kind = rng.integers(len(hops), size=n_edges)
     layer = rng.integers(n_layer - 1, size=n_edges)
     src = np.empty(n_edges, dtype=np.int64)
@@ -42,7 +40,7 @@ def synthetic_graph(n_nodes: int = 20_000, n_edges: int = 200_000, n_layer: int 
         src[m] = [first[(int(l), a)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
         dst[m] = [first[(int(l) + step, b)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
     return GraphData(nodes, layout(nodes, n_layer), src, dst, rng.normal(0, 1, n_edges),
-                     np.isin(kind, [6, 7]), n_layer)
+                     kind >= len(WIRES), n_layer)
 
 
 def _timed(fn, repeats: int) -> float:

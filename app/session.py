@@ -118,8 +118,6 @@ class Session(QObject):
         self.rebuild_graph()
 
     def rebuild_graph(self) -> None:
-        from core.prune import all_nodes
-
         from .views.graph_layout import build_graph, neighbourhood
         if self.bench is None:
             return
@@ -130,7 +128,7 @@ class Session(QObject):
         elif mode == "neighbours":
             nodes = neighbourhood(model, self.circuit.nodes)
         else:
-            nodes = all_nodes(model)
+            nodes = model.topology.all_nodes()
         self.graph = build_graph(model, nodes)
         self.graph_changed.emit()
 

@@ -20,9 +20,7 @@ from pathlib import Path
 
 from core.circuit import Circuit
 from core.fileio import FileFormatError, atomic_write_text, read_json
-from core.hooks import split_node_name
-from core.interventions import Intervention, residual_edge, weight_edge
-from core.prune import node_locations
+from core.interventions import Intervention, check_intervention
 from core.tasks import BUILTIN_TASKS, Example
 from core.workbench import resolve_model_path
 
@@ -159,10 +157,10 @@ def _read_circuit(r: _Reader) -> tuple[Circuit | None, str | None]:
 
 def node_in_model(model, node: str) -> bool:
     try:
-        location, index = split_node_name(node)
+        model.topology.check_node(node)
     except ValueError:
         return False
-    return location in node_locations(model) and index < model.location_width(location)
+    return True
 
 
 def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> None:
@@ -178,8 +176,10 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
         for node in ends:
             if not node_in_model(model, node):
                 fail(f"interventions[{i}]", f"node {node!r} is not in the model")
-        if iv.kind == "edge" and weight_edge(model, *ends) is None and residual_edge(*ends) is None:
-            fail(f"interventions[{i}]", f"no weight or residual channel joins {iv.target}")
+        try:
+            check_intervention(model, iv)
+        except ValueError as e:
+            fail(f"interventions[{i}]", str(e))
     for node in workspace.selection:
         if not node_in_model(model, node):
             fail("graph.selection", f"node {node!r} is not in the model")

@@ -13,75 +13,63 @@ from dataclasses import replace
 
 import torch
 
+from .ablation import ablated, gates_keeping
 from .circuit import Circuit
-from .hooks import split_node_name
 from .model import GPT
-from .prune import PruneConfig, Pruner, gated_hooks, node_locations
-from .taskeval import TaskBatch, candidate_logits, two_token_loss
+from .prune import PruneConfig, Pruner
+from .taskeval import TaskBatch, evaluate
+from .topology import Node
 
 CHECK_NAMES = ("sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
                "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
                "reinit_control_loss")
 
 
-def gates_for(model, nodes, keep: bool = True) -> dict[str, torch.Tensor]:
-    """Gates that keep only `nodes` (keep=True) or everything but `nodes` (keep=False)."""
-    device = next(model.parameters()).device
-    fill = 0.0 if keep else 1.0
-    gates = {loc: torch.full((model.location_width(loc),), fill, device=device)
-             for loc in node_locations(model)}
-    for node in nodes:
-        location, index = split_node_name(node)
-        gates[location][index] = 1.0 - fill
-    return gates
+def evaluate_circuit(model, batch: TaskBatch, nodes, means, ablation: str = "mean",
+                     calibration: dict | None = None, keep: bool = True) -> dict:
+    """`evaluate` with only `nodes` kept (keep=True) or only `nodes` ablated (keep=False), the
+    rest replaced by their means (or zero), through the circuit's calibration if it has one.
+    `eval --circuit` and every check measure a circuit with this."""
+    gates = gates_keeping(model, nodes, keep)
+    with ablated(model, gates=gates, means=means if ablation == "mean" else None,
+                 ablation=ablation):
+        return evaluate(model, batch, calibration)
 
 
-@torch.no_grad()
-def gated_loss(model, batch: TaskBatch, gates, means, calibration: dict | None = None) -> float:
-    with model.hooks(gated_hooks(gates, means)):
-        pair = candidate_logits(model(batch.input_ids), batch).float()
-    if calibration:
-        diff = calibration["scale"] * (pair[:, 0] - pair[:, 1]) + calibration["shift"]
-        pair = torch.stack([diff, torch.zeros_like(diff)], dim=1)
-    return float(two_token_loss(pair))
-
-
-def _means_for(circuit: Circuit, means, mode: str | None = None):
-    return means if (mode or circuit.ablation) == "mean" else None
+def circuit_loss(model, batch, nodes, means, ablation="mean", calibration=None, keep=True) -> float:
+    return evaluate_circuit(model, batch, nodes, means, ablation, calibration, keep)["task_loss"]
 
 
 def sufficiency(model, circuit, batch, means) -> float:
     """Task loss of the circuit alone: every other node ablated."""
-    return gated_loss(model, batch, gates_for(model, circuit.nodes), _means_for(circuit, means),
-                      circuit.calibration)
+    return circuit_loss(model, batch, circuit.nodes, means, circuit.ablation, circuit.calibration)
 
 
 def necessity(model, circuit, batch, means) -> float:
     """Task loss with only the circuit ablated (chance is ln 2 = 0.69)."""
-    return gated_loss(model, batch, gates_for(model, circuit.nodes, keep=False),
-                      _means_for(circuit, means))
+    return circuit_loss(model, batch, circuit.nodes, means, circuit.ablation, keep=False)
 
 
 def zero_ablation(model, circuit, batch, means) -> float:
     """Sufficiency with the rest of the model zeroed instead of mean-ablated."""
-    return gated_loss(model, batch, gates_for(model, circuit.nodes), None, circuit.calibration)
+    return circuit_loss(model, batch, circuit.nodes, None, "zero", circuit.calibration)
 
 
 def random_circuits(model, circuit, batch, means, draws: int = 20, seed: int = 0):
-    """(mean, std) of sufficiency over random node sets with the circuit's count per location."""
+    """(mean, std) of sufficiency over random node sets with the circuit's count per site."""
     gen = torch.Generator().manual_seed(seed)
-    per_location: dict[str, int] = {}
-    for node in circuit.nodes:
-        location, _ = split_node_name(node)
-        per_location[location] = per_location.get(location, 0) + 1
+    per_site: dict[str, int] = {}
+    for name in circuit.nodes:
+        site = Node.parse(name).site
+        per_site[site] = per_site.get(site, 0) + 1
     losses = []
     for _ in range(draws):
         nodes = []
-        for location, count in per_location.items():
-            picks = torch.randperm(model.location_width(location), generator=gen)[:count]
-            nodes += [f"{location}.{i}" for i in picks.tolist()]
-        losses.append(gated_loss(model, batch, gates_for(model, nodes),
-                                 _means_for(circuit, means), circuit.calibration))
+        for site, count in per_site.items():
+            picks = torch.randperm(model.topology.width(site), generator=gen)[:count]
+            nodes += [f"{site}.{i}" for i in picks.tolist()]
+        losses.append(circuit_loss(model, batch, nodes, means, circuit.ablation,
+                                   circuit.calibration))
     return statistics.mean(losses), (statistics.stdev(losses) if len(losses) > 1 else 0.0)
 
 

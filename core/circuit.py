@@ -16,7 +16,7 @@ import networkx as nx
 import torch
 
 from .fileio import FileFormatError, atomic_write_text, read_json
-from .hooks import split_node_name
+from .topology import Node
 
 FORMAT = "sparse-circuits-circuit"
 
@@ -69,7 +69,7 @@ class Circuit:
             raise FileFormatError(f"{source}: 'nodes' must be a list of node names")
         for n in d["nodes"]:
             try:
-                split_node_name(n)
+                Node.parse(n)
             except ValueError as e:
                 raise FileFormatError(f"{source}: {e}") from None
         edges = d["edges"]
@@ -91,10 +91,9 @@ class Circuit:
 
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph(task=self.task)
-        for node in self.nodes:
-            location, index = split_node_name(node)
-            layer, loc = location.split(".", 1)
-            g.add_node(node, layer=int(layer), location=loc, index=index)
+        for name in self.nodes:
+            node = Node.parse(name)
+            g.add_node(name, layer=node.layer, location=node.location, index=node.index)
         for e in self.edges:
             g.add_edge(e["src"], e["dst"], weight=e["weight"], kind=e.get("kind", "weight"))
         return g
@@ -103,41 +102,24 @@ class Circuit:
 @torch.no_grad()
 def extract_edges(model, nodes: list[str]) -> list[dict]:
     """Every nonzero weight between two kept nodes, and every residual write read later."""
-    from .means import linear_layers
     kept: dict[str, list[int]] = {}
-    for node in nodes:
-        location, index = split_node_name(node)
-        kept.setdefault(location, []).append(index)
-    width = model.config.n_head * model.config.d_head
-    layers = linear_layers(model)
+    for name in nodes:
+        node = Node.parse(name)
+        kept.setdefault(node.site, []).append(node.index)
     edges = []
-
-    def add_weight_edges(key, src_loc, dst_loc, row_offset=0):
-        src, dst = sorted(kept.get(src_loc, [])), sorted(kept.get(dst_loc, []))
+    for key, src_site, dst_site, offset in model.topology.wire_pairs():
+        src, dst = sorted(kept.get(src_site, [])), sorted(kept.get(dst_site, []))
         if not src or not dst:
-            return
-        w = layers[key].weight.detach().float().cpu()
-        sub = w[[row_offset + d for d in dst]][:, src]
+            continue
+        w = model.submodule(key).weight.detach()
+        sub = w[[offset + d for d in dst]][:, src].float().cpu()
         for r, c in (sub != 0).nonzero().tolist():
-            edges.append({"src": f"{src_loc}.{src[c]}", "dst": f"{dst_loc}.{dst[r]}",
+            edges.append({"src": f"{src_site}.{src[c]}", "dst": f"{dst_site}.{dst[r]}",
                           "weight": float(sub[r, c]), "kind": "weight"})
-
-    n_layer = model.config.n_layer
-    for i in range(n_layer):
-        for j, qkv in enumerate(("q", "k", "v")):
-            add_weight_edges(f"{i}.attn.c_attn", f"{i}.attn.act_in", f"{i}.attn.{qkv}", j * width)
-        add_weight_edges(f"{i}.attn.c_proj", f"{i}.attn.v", f"{i}.attn.resid_delta")
-        add_weight_edges(f"{i}.mlp.c_fc", f"{i}.mlp.act_in", f"{i}.mlp.post_act")
-        add_weight_edges(f"{i}.mlp.c_proj", f"{i}.mlp.post_act", f"{i}.mlp.resid_delta")
-    # Residual edges: a write at (layer, part) read by a later attention or MLP input.
-    stages = [(i, part) for i in range(n_layer) for part in ("attn", "mlp")]
-    for s, (wi, wpart) in enumerate(stages):
-        writes = set(kept.get(f"{wi}.{wpart}.resid_delta", []))
-        for ri, rpart in stages[s + 1:]:
-            reads = writes & set(kept.get(f"{ri}.{rpart}.act_in", []))
-            norm = getattr(model.transformer.h[ri], "ln_1" if rpart == "attn" else "ln_2")
-            for ch in sorted(reads):
-                edges.append({"src": f"{wi}.{wpart}.resid_delta.{ch}",
-                              "dst": f"{ri}.{rpart}.act_in.{ch}",
-                              "weight": float(norm.weight[ch]), "kind": "residual"})
+    for writer, reader, norm_key in model.topology.residual_pairs():
+        reads = set(kept.get(writer, [])) & set(kept.get(reader, []))
+        gain = model.submodule(norm_key).weight
+        for ch in sorted(reads):
+            edges.append({"src": f"{writer}.{ch}", "dst": f"{reader}.{ch}",
+                          "weight": float(gain[ch]), "kind": "residual"})
     return edges

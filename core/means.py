@@ -17,16 +17,6 @@ from .data.stream import TokenStream
 MEANS_FILE = "means.safetensors"
 
 
-def linear_layers(model) -> dict[str, torch.nn.Linear]:
-    """The linear layers edges live in, by key: `0.attn.c_attn`, `0.attn.c_proj`, ..."""
-    out = {}
-    for i, block in enumerate(model.transformer.h):
-        for part in ("attn", "mlp"):
-            for lin in ("c_attn", "c_proj") if part == "attn" else ("c_fc", "c_proj"):
-                out[f"{i}.{part}.{lin}"] = getattr(getattr(block, part), lin)
-    return out
-
-
 @torch.no_grad()
 def compute_means(model, stream: TokenStream, n_batches: int = 8, batch_size: int = 16,
                   seq_len: int | None = None, seed: int = 1234) -> dict[str, torch.Tensor]:
@@ -40,18 +30,16 @@ def compute_means(model, stream: TokenStream, n_batches: int = 8, batch_size: in
         flat = x.detach().float().reshape(-1, x.shape[-1]).sum(0)
         sums[name] = sums[name] + flat if name in sums else flat
 
-    handles = [lin.register_forward_pre_hook(lambda m, args, key=key: add(f"{key}:in", args[0]))
-               for key, lin in linear_layers(model).items()]
-    try:
-        hooks = [(name, lambda x, n: add(n, x)) for name in model.hook_points]
-        with model.hooks(hooks):
-            for i in range(n_batches):
-                x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")
-                model(x.to(device))
-                count += x.numel()
-    finally:
-        for h in handles:
-            h.remove()
+    # Every hook point's activation, and every linear layer's input (`0.mlp.c_fc:in`, what an
+    # edge's mean ablation replaces the input channel by).
+    hooks = [(name, lambda x, n: add(n, x)) for name in model.hook_points]
+    hooks += [(key, lambda out, n, inp: add(f"{n}:in", inp))
+              for key, _, _, _ in {w[0]: w for w in model.topology.wire_pairs()}.values()]
+    with model.hooks(hooks):
+        for i in range(n_batches):
+            x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")
+            model(x.to(device))
+            count += x.numel()
     return {name: (s / count).cpu() for name, s in sums.items()}
 
 

@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import GPTConfig
-from .hooks import HookPoint, HookRegistry
+from .hooks import HookPoint, HookRegistry, LinearHook, NormInputHook
 from .sparsity import abs_topk
+from .topology import FINAL_HOOK, LINEARS, SITES, STREAM_HOOKS, SUBLAYERS, Topology
 
 
 def make_norm(config: GPTConfig, width: int) -> nn.Module:
@@ -142,25 +143,11 @@ class Block(nn.Module):
         return None if pos is None else getattr(self, norm_name)(pos)
 
 
-# Hook-point attribute paths inside a block, and the public location names they carry.
-_BLOCK_HOOKS = {
-    "hook_resid_in": "resid_in",
-    "attn.hook_act_in": "attn.act_in",
-    "attn.hook_q": "attn.q",
-    "attn.hook_k": "attn.k",
-    "attn.hook_v": "attn.v",
-    "hook_attn_resid_delta": "attn.resid_delta",
-    "hook_resid_mid": "resid_mid",
-    "mlp.hook_act_in": "mlp.act_in",
-    "mlp.hook_post_act": "mlp.post_act",
-    "hook_mlp_resid_delta": "mlp.resid_delta",
-}
-
-
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
+        self.topology = Topology(config)
         self.hook_registry = HookRegistry()
         modules = dict(
             wte=nn.Embedding(config.vocab_size, config.d_model),
@@ -186,14 +173,24 @@ class GPT(nn.Module):
         self._init_weights()
 
     def _name_hook_points(self):
+        """Name every hook point from the topology's table, and let hooks reach the linear
+        layers and the norms that edges run through."""
         self.hook_points: dict[str, HookPoint] = {}
+        paths = {**STREAM_HOOKS, **{site.location: site.hook for site in SITES}}
         for i, block in enumerate(self.transformer.h):
-            for path, location in _BLOCK_HOOKS.items():
+            for location, path in paths.items():
                 point = block.get_submodule(path)
                 point.name = f"{i}.{location}"
                 self.hook_points[point.name] = point
-        self.hook_final_resid.name = "final_resid"
-        self.hook_points["final_resid"] = self.hook_final_resid
+            for linear in LINEARS:
+                block.get_submodule(linear).register_forward_hook(
+                    LinearHook(self.hook_registry, f"{i}.{linear}"))
+            for _, _, _, norm in SUBLAYERS:
+                block.get_submodule(norm).register_forward_pre_hook(
+                    NormInputHook(self.hook_registry, f"{i}.{norm}"))
+        self.hook_final_resid.name = FINAL_HOOK
+        self.hook_points[FINAL_HOOK] = self.hook_final_resid
+        self.hook_registry.names |= set(self.hook_points)
 
     def _init_weights(self):
         for module in self.modules():
@@ -240,8 +237,9 @@ class GPT(nn.Module):
 
     @contextlib.contextmanager
     def hooks(self, hooks):
-        """Install hooks {name: fn(tensor, name) -> tensor | None} for the duration."""
-        with self.hook_registry.installed(hooks, set(self.hook_points)):
+        """Install hooks {name: fn(tensor, name) -> tensor | None} for the duration, in this
+        thread only (see core/hooks.py)."""
+        with self.hook_registry.installed(hooks):
             yield self
 
     def run_with_hooks(self, input_ids: torch.Tensor, hooks) -> torch.Tensor:
@@ -263,13 +261,12 @@ class GPT(nn.Module):
 
     def location_width(self, location: str) -> int:
         """Number of nodes at a hook point ('0.mlp.post_act' -> d_mlp)."""
-        c = self.config
-        loc = location.split(".", 1)[1] if location[0].isdigit() else location
-        return {
-            "attn.act_in": c.d_model_in, "mlp.act_in": c.d_model_in,
-            "attn.q": c.n_head * c.d_head, "attn.k": c.n_head * c.d_head,
-            "attn.v": c.n_head * c.d_head, "mlp.post_act": c.d_mlp,
-        }.get(loc, c.d_model)
+        return self.topology.width(location)
+
+    def submodule(self, key: str) -> nn.Module:
+        """A block's module by key: `0.mlp.c_fc`, `1.ln_1`."""
+        layer, _, path = key.partition(".")
+        return self.transformer.h[int(layer)].get_submodule(path)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .hooks import split_node_name
-from .prune import node_locations
+from .topology import Node
 
 PERCENTILE_BINS = (("top 0.1%", 99.9), ("top 1%", 99.0), ("top 10%", 90.0), ("top 50%", 50.0),
                    ("bottom 50%", 50.0), ("bottom 10%", 10.0), ("bottom 1%", 1.0),
@@ -27,7 +26,7 @@ def sample_corpus(model, stream, n_seq: int = 48, seq_len: int = 96, seed: int =
     seq_len = min(seq_len, model.config.block_size)
     x, _ = stream.batch(0, n_seq, seq_len, seed, split="val")
     device = next(model.parameters()).device
-    _, cache = model.run_with_cache(x.to(device), node_locations(model))
+    _, cache = model.run_with_cache(x.to(device), model.topology.sites)
     return CorpusSample(x.numpy(), {k: v.cpu().numpy().astype(np.float16) for k, v in cache.items()})
 
 
@@ -39,8 +38,8 @@ class Context:
 
 
 def node_values(sample: CorpusSample, node: str) -> np.ndarray:
-    location, index = split_node_name(node)
-    return sample.activations[location][..., index].astype(np.float32)
+    node = Node.parse(node)
+    return sample.activations[node.site][..., node.index].astype(np.float32)
 
 
 def examples_by_bin(sample: CorpusSample, node: str, tokenizer, per_bin: int = 2,

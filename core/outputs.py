@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from .interventions import applied
-from .prune import node_locations
 
 
 @dataclass
@@ -29,7 +28,7 @@ def predict(model, tokenizer, ids: list[int], interventions=(), means=None,
         raise ValueError("the prompt is empty")
     ids = ids[-model.config.block_size:]
     device = next(model.parameters()).device
-    locations = node_locations(model)
+    locations = model.topology.sites
     with applied(model, interventions, means):
         logits, cache = model.run_with_cache(torch.tensor([ids], device=device), locations)
     position = position % len(ids)

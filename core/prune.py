@@ -14,20 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .ablation import ablated
 from .circuit import Circuit, extract_edges
-from .taskeval import TaskBatch, candidate_logits, two_token_loss
-
-NODE_LOCATIONS = ("attn.act_in", "attn.q", "attn.k", "attn.v", "attn.resid_delta",
-                  "mlp.act_in", "mlp.post_act", "mlp.resid_delta")
-
-
-def node_locations(model) -> list[str]:
-    return [f"{i}.{loc}" for i in range(model.config.n_layer) for loc in NODE_LOCATIONS]
-
-
-def all_nodes(model) -> list[str]:
-    return [f"{loc}.{i}" for loc in node_locations(model) for i in range(model.location_width(loc))]
-
+from .taskeval import TaskBatch, calibrated, candidate_logits, two_token_loss
+from .topology import sort_nodes
 
 @dataclass
 class PruneConfig:
@@ -78,15 +68,6 @@ def heaviside(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return _HeavisideSTE.apply(logits, temperature)
 
 
-def gated_hooks(gates: dict[str, torch.Tensor], means: dict[str, torch.Tensor] | None):
-    """Hooks that keep each node where its gate is 1 and ablate it where 0."""
-    def hook(x, name):
-        g = gates[name].to(x.dtype)
-        repl = means[name].to(x.device, x.dtype) if means is not None else torch.zeros_like(g)
-        return g * x + (1 - g) * repl
-    return [(name, hook) for name in gates]
-
-
 class Pruner:
     def __init__(self, model, batch: TaskBatch, means: dict[str, torch.Tensor] | None,
                  config: PruneConfig, task_name: str = "task"):
@@ -95,8 +76,8 @@ class Pruner:
         self.means = means if config.ablation == "mean" else None
         if config.ablation == "mean" and means is None:
             raise ValueError("mean ablation needs the model's mean activations")
-        self.locations = node_locations(model)
-        self.widths = [model.location_width(loc) for loc in self.locations]
+        self.locations = model.topology.sites
+        self.widths = [model.topology.width(site) for site in self.locations]
         gen = torch.Generator().manual_seed(config.seed)
         device = next(model.parameters()).device
         self.logits = {
@@ -110,16 +91,15 @@ class Pruner:
         return sum(self.widths)
 
     def _pair_logits(self, gates) -> torch.Tensor:
-        with self.model.hooks(gated_hooks(gates, self.means)):
+        with ablated(self.model, gates=gates, means=self.means, ablation=self.config.ablation):
             pair = candidate_logits(self.model(self.batch.input_ids), self.batch).float()
-        return self._calibrated(pair)
+        return calibrated(pair, self._calibration())
 
-    def _calibrated(self, pair):
+    def _calibration(self) -> dict | None:
         if not self.config.calibrate:
-            return pair
+            return None
         scale, shift = self.calibration
-        diff = scale * (pair[:, 0] - pair[:, 1]) + shift
-        return torch.stack([diff, torch.zeros_like(diff)], dim=1)
+        return {"scale": scale, "shift": shift}
 
     def run(self) -> Iterator[PruneEvent]:
         """Optimise the masks, then bisect; the model's weights are frozen meanwhile."""
@@ -224,14 +204,3 @@ class Pruner:
             edges=extract_edges(self.model, nodes), loss_full=float(two_token_loss(pair)),
             loss_circuit=loss_circuit, seed=self.config.seed, calibration=calibration,
             n_examples=len(self.batch))
-
-
-def sort_nodes(nodes: list[str]) -> list[str]:
-    """Nodes in model order: layer, then location as NODE_LOCATIONS lists them, then index."""
-    order = {loc: i for i, loc in enumerate(NODE_LOCATIONS)}
-
-    def key(node):
-        location, _, index = node.rpartition(".")
-        layer, loc = location.split(".", 1)
-        return int(layer), order.get(loc, 99), int(index)
-    return sorted(nodes, key=key)

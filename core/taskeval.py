@@ -88,12 +88,20 @@ def two_token_loss(pair_logits: torch.Tensor, reduce: bool = True) -> torch.Tens
     return loss.mean() if reduce else loss
 
 
+def calibrated(pair_logits: torch.Tensor, calibration: dict | None) -> torch.Tensor:
+    """The paper's optional scale-and-shift of the logit difference (fit while pruning):
+    [N, 2] logits whose softplus loss is that of scale * (correct - incorrect) + shift."""
+    if not calibration:
+        return pair_logits
+    diff = calibration["scale"] * (pair_logits[:, 0] - pair_logits[:, 1]) + calibration["shift"]
+    return torch.stack([diff, torch.zeros_like(diff)], dim=1)
+
+
 @torch.no_grad()
-def evaluate(model, batch: TaskBatch, hooks=None) -> dict:
-    """{"task_loss", "accuracy", "logit_diff"} of the model (under `hooks`) on the batch."""
-    with model.hooks(hooks or {}):
-        logits = model(batch.input_ids)
-    pair = candidate_logits(logits, batch).float()
+def evaluate(model, batch: TaskBatch, calibration: dict | None = None) -> dict:
+    """{"task_loss", "accuracy", "logit_diff"} of the model (under whatever ablation the caller
+    has applied, with the circuit's calibration if it has one) on the batch."""
+    pair = calibrated(candidate_logits(model(batch.input_ids), batch).float(), calibration)
     return {"task_loss": float(two_token_loss(pair)),
             "accuracy": float((pair[:, 0] > pair[:, 1]).float().mean()),
             "logit_diff": float((pair[:, 0] - pair[:, 1]).mean()),

@@ -29,7 +29,9 @@ def resolve_model_path(path: str | Path) -> Path:
 class Workbench:
     def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
         self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device)
-        self.model = self.checkpoint.model
+        # Read-only weights: background jobs (pruning, sampling, ablation effects) and the GUI
+        # run this one model object at once, each with its own hooks (core/hooks.py).
+        self.model = self.checkpoint.model.eval().requires_grad_(False)
         self.tokenizer = self.checkpoint.tokenizer
         if self.tokenizer is None:
             raise ValueError(f"{self.checkpoint.path}: the model has no tokenizer "

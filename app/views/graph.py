@@ -13,11 +13,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QMenu, QToolTip
 
-from core.hooks import split_node_name
-from core.prune import NODE_LOCATIONS
+from core.topology import LABEL, LOCATIONS, Node
 
 from .edge_raster import EdgeRaster
-from .graph_layout import ROW_LABELS, GraphData
+from .graph_layout import GraphData
 
 N_COLOURS = 21
 WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
@@ -120,8 +119,8 @@ class GraphView(pg.PlotWidget):
         if activations is not None:
             scale = {loc: float(np.abs(a[position]).max()) or 1.0 for loc, a in activations.items()}
             for i, node in enumerate(self.graph.nodes):
-                loc, idx = split_node_name(node)
-                values[i] = activations[loc][position, idx] / scale[loc]
+                n = Node.parse(node)
+                values[i] = activations[n.site][position, n.index] / scale[n.site]
         self.values = values
         self.activations, self.position = activations, position
         self._draw_nodes()
@@ -144,7 +143,7 @@ class GraphView(pg.PlotWidget):
         if self.graph is not None and len(self.graph.nodes):
             n = self.graph.n_layer
             self.setXRange(-0.9, n * 1.0, padding=0.02)
-            self.setYRange(-len(NODE_LOCATIONS) + 0.4, 0.8, padding=0.02)
+            self.setYRange(-len(LOCATIONS) + 0.4, 0.8, padding=0.02)
 
     # ---- drawing ---------------------------------------------------------------------------
 
@@ -156,8 +155,8 @@ class GraphView(pg.PlotWidget):
         for item in self._labels:
             self.removeItem(item)
         self._labels = []
-        for r, loc in enumerate(NODE_LOCATIONS):
-            label = pg.TextItem(ROW_LABELS[loc], color=(110, 110, 110), anchor=(1, 0.5))
+        for r, loc in enumerate(LOCATIONS):
+            label = pg.TextItem(LABEL[loc], color=(110, 110, 110), anchor=(1, 0.5))
             label.setPos(-0.04, -r)
             self.addItem(label)
             self._labels.append(label)
@@ -285,8 +284,8 @@ class GraphView(pg.PlotWidget):
         text = f"<b>{name}</b>"
         acts = getattr(self, "activations", None)
         if acts is not None:
-            loc, idx = split_node_name(name)
-            text += f"<br>activation {acts[loc][self.position, idx]:+.3f}"
+            n = Node.parse(name)
+            text += f"<br>activation {acts[n.site][self.position, n.index]:+.3f}"
         if self.effects is not None:
             effect = self.effects.get(name)
             text += (f"<br>ablation effect on the {self.effect_metric}: {effect:+.3f}"

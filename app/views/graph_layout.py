@@ -7,13 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.circuit import extract_edges
-from core.hooks import split_node_name
-from core.prune import NODE_LOCATIONS, all_nodes, sort_nodes
-
-ROW_LABELS = {"attn.act_in": "attention reads", "attn.q": "queries", "attn.k": "keys",
-              "attn.v": "values", "attn.resid_delta": "attention writes",
-              "mlp.act_in": "MLP reads", "mlp.post_act": "MLP neurons",
-              "mlp.resid_delta": "MLP writes"}
+from core.topology import ROW, Node, sort_nodes
 LAYER_WIDTH = 1.0       # one column per layer
 CELL_FILL = 0.82        # share of the column the nodes spread over
 
@@ -49,19 +43,17 @@ class GraphData:
 def layout(nodes: list[str], n_layer: int) -> np.ndarray:
     """Layer left to right, location as a row (data flow top to bottom); within its cell a
     location's nodes spread evenly in index order."""
-    rows = {loc: r for r, loc in enumerate(NODE_LOCATIONS)}
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for i, node in enumerate(nodes):
-        location, index = split_node_name(node)
-        groups.setdefault(location, []).append((index, i))
+    groups: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for i, name in enumerate(nodes):
+        node = Node.parse(name)
+        groups.setdefault((node.layer, node.location), []).append((node.index, i))
     pos = np.zeros((len(nodes), 2))
-    for location, members in groups.items():
-        layer, loc = location.split(".", 1)
+    for (layer, location), members in groups.items():
         members.sort()
         n = len(members)
         for rank, (_, i) in enumerate(members):
-            pos[i, 0] = int(layer) * LAYER_WIDTH + CELL_FILL * (rank + 0.5) / n
-            pos[i, 1] = -rows.get(loc, len(rows))
+            pos[i, 0] = layer * LAYER_WIDTH + CELL_FILL * (rank + 0.5) / n
+            pos[i, 1] = -ROW[location]
     return pos
 
 
@@ -80,7 +72,7 @@ def build_graph(model, nodes: list[str]) -> GraphData:
 
 def neighbourhood(model, circuit_nodes: list[str]) -> list[str]:
     """The circuit plus every node joined to it by a weight edge."""
-    full = extract_edges(model, all_nodes(model))
+    full = extract_edges(model, model.topology.all_nodes())
     keep = set(circuit_nodes)
     extra = set()
     for e in full:

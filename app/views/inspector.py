@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.hooks import split_node_name
+from core.topology import Node
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 
 from .outputs import visible
@@ -94,7 +94,8 @@ class NodeInspector(QScrollArea):
                 w.setText("")
             self.histogram.clear()
             return
-        location, index = split_node_name(node)
+        n = Node.parse(node)
+        location, index = n.site, n.index
         ablated = self.session.ablated(node)
         state = f" &nbsp;<span style='color:#b00'>ablated ({ablated.mode})</span>" if ablated else ""
         self.title.setText(f"<h3 style='margin:0'>{node}</h3>{location}, channel {index}{state}")
@@ -106,9 +107,9 @@ class NodeInspector(QScrollArea):
         s, node = self.session, self.node
         if node is None or s.current is None:
             return
-        location, index = split_node_name(node)
-        now = s.current.activations[location][:, index]
-        base = s.baseline.activations[location][:, index]
+        n = Node.parse(node)
+        now = s.current.activations[n.site][:, n.index]
+        base = s.baseline.activations[n.site][:, n.index]
         text = "<b>On this prompt</b> (hover a token for its value):<br>" + token_html(
             s.tokens(), now, s.position, None, *self._colours())
         if s.interventions:
@@ -147,7 +148,8 @@ class NodeInspector(QScrollArea):
                 vals[c.focus] = c.value
                 rows.append(f"<span style='color:gray'>{label}</span> {c.value:+.2f} &nbsp;"
                             + token_html(c.tokens, vals, c.focus, scale, *self._colours()))
-        location, index = split_node_name(node)
+        n = Node.parse(node)
+        location, index = n.site, n.index
         if location.endswith("resid_delta") or location.endswith("act_in"):
             if index < self.session.bench.model.config.d_model:
                 top = top_tokens_for_channel(self.session.bench.model, tok, index)

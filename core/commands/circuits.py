@@ -7,9 +7,8 @@ import sys
 
 from tqdm import tqdm
 
-from ..checks import run_checks
+from ..checks import evaluate_circuit, run_checks
 from ..circuit import Circuit
-from ..interventions import Intervention, applied
 from ..prune import PruneConfig, Pruner
 from ..tasks import BUILTIN_TASKS, get_task
 from ..taskeval import evaluate
@@ -79,11 +78,11 @@ def cmd_eval(args) -> int:
     bench = Workbench(args.checkpoint, args.device or "cpu")
     task = get_task(args.task)
     batch = bench.batch(task, args.examples, args.split)
-    interventions = []
     if args.circuit:
         circuit = Circuit.load(args.circuit)
-        interventions = circuit_interventions(bench.model, circuit)
-    with applied(bench.model, interventions, bench.means if interventions else None):
+        result = evaluate_circuit(bench.model, batch, circuit.nodes, bench.means, circuit.ablation,
+                                  circuit.calibration)
+    else:
         result = evaluate(bench.model, batch)
     out = {"task_loss": result["task_loss"], "accuracy": result["accuracy"],
            "logit_diff": result["logit_diff"], "n_examples": result["n_examples"]}
@@ -91,13 +90,6 @@ def cmd_eval(args) -> int:
           f"{task.name}: task loss {out['task_loss']:.4f}, accuracy {out['accuracy']:.3f} "
           f"on {out['n_examples']} {args.split} examples")
     return 0
-
-
-def circuit_interventions(model, circuit: Circuit) -> list[Intervention]:
-    """Ablate every node outside the circuit (the circuit 'alone')."""
-    from ..prune import all_nodes
-    kept = set(circuit.nodes)
-    return [Intervention("node", n, circuit.ablation) for n in all_nodes(model) if n not in kept]
 
 
 def cmd_check(args) -> int:

@@ -5,9 +5,9 @@ from PySide6.QtCore import QSettings
 from safetensors.torch import save_file
 
 from core.means import MEANS_FILE, compute_means
-from core.checks import gated_loss, gates_for
+from core.checks import circuit_loss
 from core.circuit import Circuit, extract_edges
-from core.prune import NODE_LOCATIONS
+from core.topology import LOCATIONS
 from core.taskeval import evaluate
 from core.tasks import BUILTIN_TASKS
 from core.train import CHECKPOINT_DIR, Trainer
@@ -30,11 +30,11 @@ def tiny_default(tmp_path_factory, small_stream, tokenizer):
     save_file(means, str(folder / MEANS_FILE))
     bench.__dict__["means"] = means
     # A fixed node set (the pruner has its own tests): a few channels at every location.
-    nodes = [f"{layer}.{loc}.{i}" for layer in (0, 1) for loc in NODE_LOCATIONS for i in range(6)]
+    nodes = [f"{layer}.{loc}.{i}" for layer in (0, 1) for loc in LOCATIONS for i in range(6)]
     batch = bench.batch(BUILTIN_TASKS["single_double_quote"], 32)
     circuit = Circuit("single_double_quote", 0.15, "mean", nodes,
                       extract_edges(bench.model, nodes), evaluate(bench.model, batch)["task_loss"],
-                      gated_loss(bench.model, batch, gates_for(bench.model, nodes), means))
+                      circuit_loss(bench.model, batch, nodes, means))
     (folder / "circuits").mkdir()
     circuit.save(folder / "circuits" / "single_double_quote.json")
     return folder

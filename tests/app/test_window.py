@@ -93,8 +93,7 @@ def test_graph_views_and_find(window):
     s = window.session
     window.mode_box.setCurrentIndex(2)
     window.mode_box.activated.emit(2)
-    from core.prune import all_nodes
-    assert s.graph_mode == "model" and len(s.graph.nodes) == len(all_nodes(s.bench.model))
+    assert s.graph_mode == "model" and len(s.graph.nodes) == len(s.bench.model.topology.all_nodes())
     assert len(s.circuit.nodes) < len(s.graph.nodes)
     name = s.graph.nodes[5]
     window.find_box.setText(name)

@@ -28,13 +28,16 @@ def test_tasks_json_lists_every_task(capsys):
         assert row["example"]["correct"] != row["example"]["incorrect"]
 
 
-def test_prune_eval_check_agree(capsys, tmp_path, trained):
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
     out = tmp_path / "c.json"
     assert main(["prune", str(trained), "--task", "bracket_counting", "--steps", "20",
-                 "--examples", "64", "--target-loss", "0.6", "--quiet", "--out", str(out)]) == 0
+                 "--examples", "64", "--target-loss", "0.6", "--quiet", "--out", str(out)]
+                + (["--calibrate"] if calibrate else [])) == 0
     assert "bracket_counting:" in capsys.readouterr().err
     circuit = json.loads(out.read_text())
     assert circuit["n_nodes"] == len(circuit["nodes"]) and circuit["task"] == "bracket_counting"
+    assert (circuit["calibration"] is not None) == calibrate
     full = run_json(capsys, ["eval", str(trained), "--task", "bracket_counting", "--json",
                              "--split", "train", "--examples", "64"])
     assert set(full) >= {"task_loss", "accuracy"}
@@ -45,7 +48,7 @@ def test_prune_eval_check_agree(capsys, tmp_path, trained):
     assert set(checks) == {"sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
                            "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
                            "reinit_control_loss"}
-    # One code path: the CLI's interventions and the checks' masks give the same loss.
+    # One ablation path: `eval --circuit` and the checks measure a (calibrated) circuit alike.
     assert alone["task_loss"] == pytest.approx(checks["sufficiency_loss"], abs=1e-4)
     assert alone["task_loss"] == pytest.approx(circuit["loss_circuit"], abs=1e-4)
 

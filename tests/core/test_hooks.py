@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from core import GPT
-from core.hooks import split_node_name
+from core.topology import Node
 from tests.conftest import tiny_config
 
 
@@ -71,7 +71,35 @@ def test_bad_hooks_are_reported(model):
         model.run_with_hooks(ids, {"0.attn.q": lambda x, n: x[..., :3]})
 
 
-def test_node_names_split():
-    assert split_node_name("0.mlp.post_act.2790") == ("0.mlp.post_act", 2790)
-    with pytest.raises(ValueError):
-        split_node_name("0.mlp.post_act")
+def test_node_names_parse_and_format():
+    node = Node.parse("0.mlp.post_act.2790")
+    assert (node.layer, node.location, node.index, node.site) == (0, "mlp.post_act", 2790, "0.mlp.post_act")
+    assert str(node) == "0.mlp.post_act.2790"
+    for bad in ("0.mlp.post_act", "0.mlp.nowhere.3", "x.mlp.post_act.3", "0.mlp.post_act.-1", ""):
+        with pytest.raises(ValueError, match="node name"):
+            Node.parse(bad)
+
+
+def test_hooks_are_per_thread(model):
+    """A hook installed on one thread is invisible to a forward pass on another: background
+    jobs share the model object with the GUI without copying it."""
+    import threading
+    ids = torch.randint(0, 2048, (1, 6))
+    clean = model(ids)
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait()
+        seen["logits"] = model(ids)
+        release.set()
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    with model.hooks({"0.attn.v": lambda x, n: torch.zeros_like(x)}):
+        inside.set()
+        release.wait(10)
+        zeroed = model(ids)
+    t.join()
+    torch.testing.assert_close(seen["logits"], clean)
+    assert not torch.allclose(zeroed, clean)

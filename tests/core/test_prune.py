@@ -5,12 +5,14 @@ import pytest
 import torch
 
 from core import GPT
-from core.checks import gates_for, gated_loss, necessity, random_circuits, reinitialised, run_checks, sufficiency
+from core.ablation import ablated, gates_keeping
+from core.checks import circuit_loss, necessity, random_circuits, reinitialised, run_checks, sufficiency
 from core.circuit import Circuit, extract_edges
 from core.fileio import FileFormatError
 from core.interventions import Intervention, applied
 from core.means import compute_means
-from core.prune import PruneConfig, Pruner, all_nodes, gated_hooks, heaviside, sort_nodes
+from core.prune import PruneConfig, Pruner, heaviside
+from core.topology import sort_nodes
 from core.tasks import BUILTIN_TASKS
 from core.taskeval import evaluate, task_batch
 from tests.conftest import tiny_config
@@ -45,9 +47,9 @@ def test_mask_gradient_reaches_every_location(setup):
 def test_gates_keep_or_mean_ablate(setup):
     model, means, batch = setup
     full = evaluate(model, batch)["task_loss"]
-    assert gated_loss(model, batch, gates_for(model, all_nodes(model)), means) == pytest.approx(full, abs=1e-5)
+    assert circuit_loss(model, batch, model.topology.all_nodes(), means) == pytest.approx(full, abs=1e-5)
     # Everything ablated: the residual stream is the embeddings plus every write's mean.
-    with model.hooks(gated_hooks(gates_for(model, []), means)):
+    with ablated(model, gates=gates_keeping(model, []), means=means):
         _, cache = model.run_with_cache(batch.input_ids, ["final_resid"])
     T = batch.input_ids.shape[1]
     expected = model.transformer.wte(batch.input_ids) + model.transformer.wpe.weight[:T]
@@ -59,11 +61,11 @@ def test_gates_keep_or_mean_ablate(setup):
 def test_node_interventions_equal_gates(setup):
     """The GUI's path (interventions) and the pruner's path (gates) agree."""
     model, means, batch = setup
-    nodes = all_nodes(model)[::7]
-    ivs = [Intervention("node", n, "mean") for n in all_nodes(model) if n not in set(nodes)]
+    nodes = model.topology.all_nodes()[::7]
+    ivs = [Intervention("node", n, "mean") for n in model.topology.all_nodes() if n not in set(nodes)]
     with applied(model, ivs, means):
         via_interventions = evaluate(model, batch)["task_loss"]
-    assert via_interventions == pytest.approx(gated_loss(model, batch, gates_for(model, nodes), means), abs=1e-5)
+    assert via_interventions == pytest.approx(circuit_loss(model, batch, nodes, means), abs=1e-5)
 
 
 def test_edge_zero_ablation_equals_cutting_the_weight(setup):
@@ -138,7 +140,7 @@ def test_pruner_end_to_end_meets_target_or_says_so(setup):
     circuit = events[-1].circuit
     assert events[0].phase == "optimize" and events[-1].phase == "done"
     if circuit.loss_circuit <= 0.6:
-        assert circuit.n_nodes < len(all_nodes(model))
+        assert circuit.n_nodes < len(model.topology.all_nodes())
     assert circuit.nodes == sort_nodes(circuit.nodes)
 
 
@@ -181,7 +183,7 @@ def test_circuit_json_round_trip_and_graph(tmp_path):
 def test_each_check_on_a_tiny_model(setup, small_stream, tokenizer):
     model, means, batch = setup
     heldout = task_batch(BUILTIN_TASKS["bracket_counting"], tokenizer, 32, n=32, split="heldout")
-    nodes = all_nodes(model)
+    nodes = model.topology.all_nodes()
     circuit = Circuit("bracket_counting", 0.15, "mean", nodes[: len(nodes) // 2], [], 0, 0)
     full = evaluate(model, batch)["task_loss"]
     everything = Circuit("bracket_counting", 0.15, "mean", nodes, [], 0, 0)
