@@ -72,9 +72,10 @@ def test_keyword_call_ends_with_kwarg_then_paren(sample):
     assert sum(bool(pattern.search(p)) for p in sample) >= 50
 
 
-def test_stdlib_archive_is_shipped():
-    assert stdlib_archive() == resources_dir() / "corpus" / "python_stdlib.zip"
-    assert stdlib_archive().is_file()
+def test_stdlib_archive_is_shipped_with_its_licence():
+    archive = stdlib_archive()
+    assert archive == resources_dir() / "corpus" / "python_stdlib.zip"
+    assert "Python Software Foundation" in (archive.parent / "PSF-LICENSE").read_text(encoding="utf-8")
 
 
 def test_stdlib_archive_loads_51_known_modules_in_name_order():
@@ -88,6 +89,12 @@ def test_stdlib_archive_loads_51_known_modules_in_name_order():
     texts = dict(modules)
     assert "class JSONDecoder" in texts["json_decoder.py"]
     assert sum(text.count("\n") for text in texts.values()) > 30_000
+
+
+def test_no_importable_modules_in_resources():
+    """The corpus is data: nothing under resources/ may shadow a real module."""
+    stray = [p for p in resources_dir().rglob("*.py") if p.name != "__init__.py"]
+    assert stray == []
 
 
 def test_resources_dir_honours_pyinstaller_bundle(monkeypatch, tmp_path):
