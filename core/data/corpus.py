@@ -103,7 +103,8 @@ def _checked_members(archive: Path, infos: list[zipfile.ZipInfo]) -> list[zipfil
 
 def _read_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     with zf.open(info) as member:
-        # One byte past the declared size is enough to notice a member that lies about it.
+        # Never more than the declared size is held (zipfile stops there and checks the CRC);
+        # asking for one byte more notices a member shorter than declared.
         data = member.read(info.file_size + 1)
     if len(data) != info.file_size:
         raise CorpusError(f"Corpus archive {archive} member {info.filename!r} does not match "
