@@ -8,19 +8,27 @@ while the shipped standard-library files keep the model exposed to real code.
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
 import random
+import stat
 import sys
+import zipfile
 from pathlib import Path
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# The shipped archive of standard-library modules (about 1.4 MB of text); the limits refuse
+# an archive that would decompress to far more than that before anything is decompressed.
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
 MIN_PROGRAM_LINES = 5
 MAX_PROGRAM_LINES = 40
 INDENT = "    "
 
 
 class CorpusError(ValueError):
-    """A corpus folder is missing, not a folder, or holds no usable .py file."""
+    """A corpus folder or archive is missing, unreadable, refused, or holds no usable .py file."""
 
 
 # ---------------------------------------------------------------------------
@@ -36,18 +44,84 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources"
 
 
-def real_code_files() -> list[Path]:
-    folder = resources_dir() / "corpus" / "python"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.py") if p.is_file())
+def stdlib_archive() -> Path:
+    """The shipped zip of standard-library modules (see resources/corpus/README.md)."""
+    return resources_dir() / "corpus" / "python_stdlib.zip"
 
 
-def embedded_corpus(n_generated: int = 20000, seed: int = 0) -> list[str]:
-    """The default training corpus: generated programs plus the shipped real files."""
+def read_code_archive(path: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, text) for every module in a zip of .py files, sorted by name.
+
+    `path` defaults to the shipped standard-library archive. Every member must be a
+    plain file with a bare `.py` name (no folder, no path) within the size limits;
+    sizes are checked from the zip's directory before anything is decompressed.
+    Texts are decoded as the files used to be read (UTF-8, universal newlines).
+    Raises CorpusError naming the archive when it is missing, corrupt or refused.
+    """
+    archive = Path(path) if path is not None else stdlib_archive()
+    if not archive.is_file():
+        raise CorpusError(f"Corpus archive does not exist: {archive}")
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = _checked_members(archive, zf.infolist())
+            modules = [(info.filename, _read_member(archive, zf, info)) for info in members]
+    except (zipfile.BadZipFile, lzma.LZMAError, EOFError, OSError, NotImplementedError) as exc:
+        raise CorpusError(f"Corpus archive {archive} is unreadable: {exc}") from exc
+    if not modules:
+        raise CorpusError(f"Corpus archive {archive} holds no .py file")
+    return modules
+
+
+def _checked_members(archive: Path, infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise CorpusError(f"Corpus archive {archive} has {len(infos)} members "
+                          f"(at most {MAX_ARCHIVE_MEMBERS})")
+    names: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        if (not name.endswith(".py") or name.startswith(".") or "/" in name or "\\" in name
+                or ":" in name or "\0" in name or info.is_dir()):
+            raise CorpusError(f"Corpus archive {archive} holds {name!r}, not a plain .py file name")
+        # Unix type bits, when the zip tool stored any: only a regular file (no link, device...).
+        if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG):
+            raise CorpusError(f"Corpus archive {archive} member {name!r} is not a plain file")
+        if info.flag_bits & 0x1:
+            raise CorpusError(f"Corpus archive {archive} member {name!r} is encrypted")
+        if name in names:
+            raise CorpusError(f"Corpus archive {archive} holds {name!r} twice")
+        names.add(name)
+        if info.file_size > MAX_FILE_BYTES:
+            raise CorpusError(f"Corpus archive {archive} member {name!r} is {info.file_size:,} "
+                              f"bytes (at most {MAX_FILE_BYTES:,})")
+        total += info.file_size
+        if total > MAX_ARCHIVE_BYTES:
+            raise CorpusError(f"Corpus archive {archive} decompresses to more than "
+                              f"{MAX_ARCHIVE_BYTES:,} bytes")
+    return sorted(infos, key=lambda info: info.filename)
+
+
+def _read_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    with zf.open(info) as member:
+        # Never more than the declared size is held (zipfile stops there and checks the CRC);
+        # asking for one byte more notices a member shorter than declared.
+        data = member.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise CorpusError(f"Corpus archive {archive} member {info.filename!r} does not match "
+                          "its declared size")
+    try:
+        # Exactly what Path.read_text(encoding="utf-8") gave for the loose files.
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"Corpus archive {archive} member {info.filename!r} "
+                          f"is not UTF-8: {exc}") from exc
+
+
+def embedded_corpus(n_generated: int = 20000, seed: int = 0,
+                    archive: str | Path | None = None) -> list[str]:
+    """The default training corpus: generated programs plus the shipped real modules."""
     documents = generate_programs(n_generated, seed)
-    for path in real_code_files():
-        documents.append(path.read_text(encoding="utf-8"))
+    documents += [text for _name, text in read_code_archive(archive)]
     return documents
 
 
