@@ -15,7 +15,12 @@ def test_the_suite_has_every_task():
     assert REQUIRED <= set(BUILTIN_TASKS)
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED))
+ONE_ANSWER = pytest.mark.xfail(strict=True, reason="with_open always answers ' as': not yet a "
+                               "decision (tasks become minimal pairs in the paper-measurement work)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_ANSWER) if n == "with_open" else n
+                                  for n in sorted(REQUIRED)])
 def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
     task = BUILTIN_TASKS[name]
     train, again = task.examples(100, "train", seed=3), task.examples(100, "train", seed=3)
@@ -26,7 +31,7 @@ def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
     batch = encode_examples(train, tokenizer, block_size=256)
     assert len(batch.rejected) == 0, batch.rejected[:2]
     corrects = {e.correct for e in train}
-    assert len(corrects) >= 2 or name == "with_open"     # both answers occur
+    assert len(corrects) >= 2     # both answers occur
 
 
 def test_pairs_that_cannot_be_judged_are_rejected_with_reasons(tokenizer):
