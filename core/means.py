@@ -33,8 +33,7 @@ def compute_means(model, stream: TokenStream, n_batches: int = 8, batch_size: in
     # Every hook point's activation, and every linear layer's input (`0.mlp.c_fc:in`, what an
     # edge's mean ablation replaces the input channel by).
     hooks = [(name, lambda x, n: add(n, x)) for name in model.hook_points]
-    hooks += [(key, lambda out, n, inp: add(f"{n}:in", inp))
-              for key, _, _, _ in {w[0]: w for w in model.topology.wire_pairs()}.values()]
+    hooks += [(key, lambda out, n, inp: add(f"{n}:in", inp)) for key in model.topology.linears()]
     with model.hooks(hooks):
         for i in range(n_batches):
             x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")

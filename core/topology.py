@@ -180,6 +180,10 @@ class Topology:
                 yield (f"{i}.{w.linear}", f"{i}.{w.src}", f"{i}.{w.dst}",
                        w.block * self.width(w.dst))
 
+    def linears(self) -> list[str]:
+        """Every linear layer an edge runs through: `0.attn.c_attn`, ..., `1.mlp.c_proj`."""
+        return [f"{i}.{linear}" for i in range(self.n_layer) for linear in LINEARS]
+
     def residual_pairs(self):
         """(writer site, reader site, reader norm key) for every write read later."""
         stages = [(i, k) for i in range(self.n_layer) for k in range(len(SUBLAYERS))]
