@@ -13,6 +13,7 @@ from .data.sources import load_training_data
 from .data.stream import TokenStream
 from .formats import Checkpoint, load_checkpoint
 from .means import load_or_compute_means
+from .provenance import fingerprint
 from .tasks import Task
 from .taskeval import TaskBatch, task_batch
 
@@ -41,6 +42,16 @@ class Workbench:
     @property
     def name(self) -> str:
         return str(self.checkpoint.path)
+
+    @property
+    def ref(self) -> str:
+        """How circuits and workspaces name this model: `default`, or its folder."""
+        default = default_model_dir().resolve()
+        return "default" if Path(self.checkpoint.path).resolve() == default else self.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(self.model)
 
     def stream(self, quick: bool = False) -> TokenStream:
         """The corpus the model was trained on; `quick`: a tenth of the embedded corpus's
