@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ..formats import load_checkpoint
 from ..sparsity import SparsitySpec, sparse_parameters
+from ..workbench import resolve_model_path
 
 
 def checkpoint_info(path) -> dict:
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(resolve_model_path(path))
     model = ckpt.model
     settings = ckpt.meta.get("sparsity")
     if settings:

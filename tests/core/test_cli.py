@@ -97,3 +97,10 @@ def test_bench_train_reports_medians(capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result) >= {"sparse_step_s", "dense_step_s", "ratio"}
     assert result["ratio"] == pytest.approx(result["sparse_step_s"] / result["dense_step_s"])
+
+
+def test_info_accepts_default_like_every_command(capsys):
+    import json
+    assert main(["info", "default", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["path"].endswith("default_model") and info["config"]["n_layer"] == 2
