@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel,
-                               QLineEdit, QMainWindow, QMessageBox, QPushButton, QSlider,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QLineEdit,
+                               QMainWindow, QMessageBox, QSizePolicy, QSlider, QToolBar,
+                               QVBoxLayout, QWidget)
 
 
 from .ablation_effects import AblationEffects
@@ -89,43 +89,51 @@ class MainWindow(QMainWindow):
             self.mode_box.addItem(label, key)
         self.threshold = QSlider(Qt.Horizontal)
         self.threshold.setRange(0, 100)
-        self.threshold.setMinimumWidth(160)
+        self.threshold.setMinimumWidth(90)
+        self.threshold.setMaximumWidth(240)
         self.threshold.setToolTip("Hide edges whose |weight| is below this share of the largest")
         self.threshold_label = QLabel("edges ≥ 0")
         self.find_box = QLineEdit()
         self.find_box.setPlaceholderText("Find node, e.g. 0.mlp.post_act.12")
-        self.find_box.setMinimumWidth(220)
-        fit = QPushButton("Fit")
+        self.find_box.setMinimumWidth(120)
+        self.find_box.setMaximumWidth(320)
+        fit = QAction("Fit", self)
+        fit.setToolTip("Fit the whole graph in view (Ctrl+0)")
         self.effect_action = QAction("Ablation effect", self, checkable=True)
         self.effect_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
         self.effect_action.setToolTip("Colour each circuit node by how much the task's logit "
                                       "difference changes when that node alone is mean-ablated")
-        effect_button = QToolButton()
-        effect_button.setDefaultAction(self.effect_action)
         self.effect_progress = QLabel()
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("View"))
+        # A tool bar, not a row of widgets: what does not fit goes into its » menu instead of
+        # widening the window or overlapping.
+        bar = QToolBar("Graph")
+        bar.setObjectName("graph-toolbar")
+        bar.setFloatable(False)
+        bar.setMovable(False)
+        bar.addWidget(QLabel("View "))
         bar.addWidget(self.mode_box)
-        bar.addSpacing(12)
+        bar.addSeparator()
         bar.addWidget(self.threshold_label)
-        bar.addWidget(self.threshold, 1)
-        bar.addSpacing(12)
-        bar.addWidget(self.find_box, 1)
-        bar.addWidget(fit)
-        bar.addSpacing(12)
-        bar.addWidget(effect_button)
+        bar.addWidget(self.threshold)
+        bar.addSeparator()
+        bar.addWidget(self.find_box)
+        bar.addAction(fit)
+        bar.addSeparator()
+        bar.addAction(self.effect_action)
         bar.addWidget(self.effect_progress)
+        self.graph_bar = bar
+        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.summary)
-        layout.addLayout(bar)
+        layout.addWidget(bar)
         layout.addWidget(self.graph, 1)
         self.setCentralWidget(central)
 
         self.outputs = OutputsPanel(self.session)
         self.interventions = InterventionsPanel(self.session)
         self.inspector = NodeInspector(self.session, self.sampler)
-        self.inspector.setMinimumWidth(340)
+        self.inspector.setMinimumWidth(240)
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
         inspector = self._dock("Node inspector", self.inspector, Qt.LeftDockWidgetArea)
@@ -140,8 +148,7 @@ class MainWindow(QMainWindow):
             dock.hide()
         self.training.model_ready.connect(self.files.open_model)
         self.pruning.circuit_ready.connect(self.session.set_circuit)
-        self.resizeDocks([inspector, outputs], [380, 440], Qt.Horizontal)
-        self.resizeDocks([outputs, ivs], [560, 200], Qt.Vertical)
+        self._side_docks = (inspector, outputs, ivs)
         self._build_menus()
         self.device_label = QLabel(device_summary())
         self.device_label.setToolTip("The open model (outputs, ablations, pruning) runs on the "
@@ -164,13 +171,14 @@ class MainWindow(QMainWindow):
         self.mode_box.activated.connect(lambda i: s.set_graph_mode(self.mode_box.itemData(i)))
         self.threshold.valueChanged.connect(self._on_threshold)
         self.find_box.returnPressed.connect(self._find)
-        fit.clicked.connect(self.graph.fit)
+        fit.triggered.connect(self.graph.fit)
         self.effect_action.toggled.connect(self._toggle_effects)
         self.effects.updated.connect(self._on_effects_updated)
         self.effects.finished.connect(self._on_effects_finished)
         self.effects.stopped.connect(self._on_effects_stopped)
-        self.resize(1500, 900)
-        self._restore_layout()
+        self._fit_to_screen()
+        self._default_state = self.saveState()
+        self._docks_sized = self._restore_layout()
 
     def _dock(self, title, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -204,13 +212,21 @@ class MainWindow(QMainWindow):
         view.addAction(self.effect_action)
         view.addSeparator()
         for dock in self.findChildren(QDockWidget):
-            view.addAction(dock.toggleViewAction())
+            action = dock.toggleViewAction()
+            action.triggered.connect(lambda on, d=dock: on and self._show_dock(d))
+            view.addAction(action)
+        view.addSeparator()
+        self._action(view, "&Reset layout", self.reset_layout)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Sparse Circuits", self.about)
 
     def _show_dock(self, dock: QDockWidget) -> None:
+        """Show a dock in front of its tab group; a bottom dock takes a third of the height,
+        so the graph keeps most of the window."""
         dock.show()
         dock.raise_()
+        if self.dockWidgetArea(dock) == Qt.BottomDockWidgetArea:
+            self.resizeDocks([dock], [max(200, self.height() // 3)], Qt.Vertical)
 
     def say(self, text: str, timeout_ms: int = 0) -> None:
         """A message in the status bar, kept in the Log too (once, while it stays shown)."""
@@ -318,12 +334,49 @@ class MainWindow(QMainWindow):
                           "to task circuits, and explore the circuits live.<br><br>Method: Gao et "
                           "al. 2025, <i>Weight-sparse transformers have interpretable circuits</i>.")
 
-    def _restore_layout(self) -> None:
+    def _fit_to_screen(self) -> None:
+        """1500x900, or 90% of the screen's free area if that is smaller, centred."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(1500, 900)
+            return
+        free = screen.availableGeometry()
+        self.resize(min(1500, int(free.width() * 0.9)), min(900, int(free.height() * 0.9)))
+        self.move(free.x() + (free.width() - self.width()) // 2,
+                  free.y() + (free.height() - self.height()) // 2)
+
+    def _size_side_docks(self) -> None:
+        """The inspector and the outputs take about a fifth and a quarter of the width, so the
+        graph keeps half the window on any screen."""
+        inspector, outputs, ivs = self._side_docks
+        w, h = self.width(), self.height()
+        self.resizeDocks([inspector, outputs], [int(w * 0.21), int(w * 0.27)], Qt.Horizontal)
+        self.resizeDocks([outputs, ivs], [int(h * 0.62), int(h * 0.25)], Qt.Vertical)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:        # dock sizes only take once the window is laid out
+            self._docks_sized = True
+            QTimer.singleShot(0, self._size_side_docks)
+
+    def _restore_layout(self) -> bool:
+        """The saved window layout, if any and if it fits this screen; whether one was used."""
         geometry, state = self.settings.value("geometry"), self.settings.value("windowState")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        if geometry is None or state is None:
+            return False
+        self.restoreGeometry(geometry)
+        self.restoreState(state)
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None and not screen.availableGeometry().contains(self.frameGeometry()):
+            self._fit_to_screen()        # saved on a bigger screen than this one
+            return False
+        return True
+
+    def reset_layout(self) -> None:
+        """The docks as they are at first launch, and the window fitted to the screen."""
+        self.restoreState(self._default_state)
+        self._fit_to_screen()
+        self._size_side_docks()
 
     def closeEvent(self, event) -> None:
         # Long work is cancelled between steps; a training run keeps its checkpoint.

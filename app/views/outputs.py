@@ -44,11 +44,15 @@ class OutputsPanel(QWidget):
         self.session = session
         self.task_box = QComboBox()
         self.task_box.setToolTip("Pick a task example as the prompt")
+        # Task descriptions are long: never let them set the panel's (and window's) width.
+        self.task_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.task_box.setMinimumContentsLength(16)
         self.prompt_edit = QLineEdit()
         self.prompt_edit.setPlaceholderText("Type a prompt and press Enter")
         self.tokens = TokenStrip()
         self.candidates = QLabel()
         self.candidates.setTextFormat(Qt.RichText)
+        self.candidates.setWordWrap(True)
         self.table = QTableWidget(10, 4)
         self.table.setHorizontalHeaderLabels(["next token", "model", "with ablations", "change"])
         self.table.verticalHeader().setVisible(False)
