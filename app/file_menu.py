@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from core.fileio import FileFormatError
 
@@ -41,13 +41,13 @@ class FileMenu(QObject):
         add(menu, "Export graph as &PNG…", lambda: self.export_graph("png"))
         add(menu, "Export graph as &SVG…", lambda: self.export_graph("svg"))
 
-    def guard(self, what: str, fn, *args) -> bool:
+    def guard(self, what: str, fn, *args, consequence: str = "Nothing was changed.") -> bool:
         try:
             fn(*args)
             return True
         except (FileFormatError, ValueError, OSError) as e:
             log.warning("Could not %s: %s", what, e)
-            QMessageBox.warning(self.window, f"Could not {what}", f"{e}\n\nNothing was changed.")
+            QMessageBox.warning(self.window, f"Could not {what}", f"{e}\n\n{consequence}")
             return False
 
     def _done(self, kind: str, path, what: str) -> None:
@@ -110,18 +110,46 @@ class FileMenu(QObject):
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export circuit", "circuit.json",
                                               "JSON (*.json)")
-        if path and self.guard("export the circuit", self.session.save_circuit, path):
+        if path and self.guard("export the circuit", self.session.save_circuit, path,
+                               consequence="No file was written."):
             self._done("circuit", path, "Saved the circuit")
 
     def export_graph(self, fmt: str) -> None:
-        from pyqtgraph.exporters import ImageExporter, SVGExporter
+        from .views.graph_export import PAGE, export_graph
+        if self.session.graph is None:
+            QMessageBox.information(self.window, "No graph", "Open a model first.")
+            return
+        scale = 1.0
+        if fmt == "png":
+            scale, ok = QInputDialog.getDouble(
+                self.window, "Export graph as PNG", f"Scale ({PAGE.width()}x{PAGE.height()} "
+                "at 1; 2 for print, 4 for a poster):", 2.0, 1.0, 6.0, 1)
+            if not ok:
+                return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export graph", f"graph.{fmt}",
                                               f"{fmt.upper()} (*.{fmt})")
-        if path:
-            exporter = (ImageExporter if fmt == "png" else SVGExporter)(
-                self.window.graph.getPlotItem())
-            if self.guard("export the graph", exporter.export, path):
-                self.window.say(f"Exported the graph to {path}", 5000)
+        if not path:
+            return
+        title, subtitle = self.figure_title()
+        if self.guard("export the graph", export_graph, self.window.graph, path, fmt, title,
+                      subtitle, scale, consequence="No file was written."):
+            self.window.say(f"Exported the graph to {path}", 5000)
+
+    def figure_title(self) -> tuple[str, str]:
+        """The figure's title (task and model) and a line saying what it shows."""
+        s, c = self.session, self.session.circuit
+        model = s.model_name
+        if c is None:
+            return f"{model}: the whole model", f"{len(s.graph.nodes):,} nodes"
+        views = {"circuit": "the circuit", "neighbours": "the circuit and its neighbours",
+                 "model": "the whole model"}
+        shown = views.get(s.graph_mode, s.graph_mode)
+        ivs = len(s.interventions)
+        return (f"{c.task} circuit of the {model}",
+                f"{c.n_nodes} nodes, {c.n_edges} edges; task loss {c.loss_circuit:.3f} "
+                f"(full model {c.loss_full:.3f}, target {c.target_loss}); {c.ablation} ablation; "
+                f"showing {shown}, {self.window.threshold_label.text()}"
+                + (f"; {ivs} intervention{'s' if ivs != 1 else ''}" if ivs else ""))
 
     # ---- Open Recent -----------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ class GraphView(pg.PlotWidget):
         self._hovered = None
         self.ablated_edge_item = pg.PlotCurveItem(
             connect="pairs", pen=pg.mkPen(40, 40, 40, width=2, style=Qt.DashLine))
-        self.ablated_edge_item.setZValue(4)
+        self.ablated_edge_item.setZValue(7)     # above the selection's highlight: still visible
         self.addItem(self.ablated_edge_item)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
