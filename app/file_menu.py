@@ -50,7 +50,17 @@ class FileMenu(QObject):
             QMessageBox.warning(self.window, f"Could not {what}", f"{e}\n\n{consequence}")
             return False
 
+    def start_in(self, kind: str, name: str = "") -> str:
+        """Where a file dialog for `kind` opens: the folder last used for it (then home)."""
+        folder = self.window.settings.value(f"dialogs/{kind}", "") or str(Path.home())
+        return str(Path(folder) / name) if name else folder
+
+    def remember_folder(self, kind: str, path) -> None:
+        path = Path(path)
+        self.window.settings.setValue(f"dialogs/{kind}", str(path if path.is_dir() else path.parent))
+
     def _done(self, kind: str, path, what: str) -> None:
+        self.remember_folder(kind, path)
         self.recent.add(kind, path)
         self.fill_recent_menu()
         self.window.say(f"{what} {path}", 5000)
@@ -63,7 +73,8 @@ class FileMenu(QObject):
 
     def open_checkpoint(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window,
-                                                  "Open a checkpoint folder (ours or OpenAI's)")
+                                                  "Open a checkpoint folder (ours or OpenAI's)",
+                                                  self.start_in("checkpoint"))
         if folder:
             self.open_model(folder)
 
@@ -72,14 +83,14 @@ class FileMenu(QObject):
             self._done("checkpoint", folder, "Opened the checkpoint")
 
     def open_circuit(self, path=None) -> None:
-        path = path or QFileDialog.getOpenFileName(self.window, "Open a circuit", "",
-                                                   "Circuit (*.json)")[0]
+        path = path or QFileDialog.getOpenFileName(self.window, "Open a circuit",
+                                                   self.start_in("circuit"), "Circuit (*.json)")[0]
         if path and self.guard("open the circuit", self.session.open_circuit, path):
             self._done("circuit", path, "Opened the circuit")
 
     def open_workspace(self, path=None) -> None:
-        path = path or QFileDialog.getOpenFileName(self.window, "Open a workspace", "",
-                                                   FILE_FILTER)[0]
+        path = path or QFileDialog.getOpenFileName(self.window, "Open a workspace",
+                                                   self.start_in("workspace"), FILE_FILTER)[0]
         if path and self.guard("open the workspace", self._restore_workspace, path):
             self._done("workspace", path, "Opened the workspace")
 
@@ -95,7 +106,8 @@ class FileMenu(QObject):
             QMessageBox.information(self.window, "Nothing to save", "Open a model first.")
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Save workspace",
-                                              f"workspace{SUFFIX}", FILE_FILTER)
+                                              self.start_in("workspace", f"workspace{SUFFIX}"),
+                                              FILE_FILTER)
         if not path:
             return
         if not path.endswith(".json"):
@@ -108,7 +120,8 @@ class FileMenu(QObject):
         if self.session.circuit is None:
             QMessageBox.information(self.window, "No circuit", "Open or prune a circuit first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export circuit", "circuit.json",
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export circuit",
+                                              self.start_in("circuit", "circuit.json"),
                                               "JSON (*.json)")
         if path and self.guard("export the circuit", self.session.save_circuit, path,
                                consequence="No file was written."):
@@ -126,10 +139,12 @@ class FileMenu(QObject):
                 "at 1; 2 for print, 4 for a poster):", 2.0, 1.0, 6.0, 1)
             if not ok:
                 return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export graph", f"graph.{fmt}",
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export graph",
+                                              self.start_in("figure", f"graph.{fmt}"),
                                               f"{fmt.upper()} (*.{fmt})")
         if not path:
             return
+        self.remember_folder("figure", path)
         title, subtitle = self.figure_title()
         if self.guard("export the graph", export_graph, self.window.graph, path, fmt, title,
                       subtitle, scale, consequence="No file was written."):

@@ -1,3 +1,4 @@
+from pathlib import Path
 import shutil
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -88,3 +89,14 @@ def test_settings_are_written_to_the_test_folder(window, app_settings_in_tmp):
     window.close()
     assert window.settings.fileName().startswith(str(app_settings_in_tmp))
     assert (app_settings_in_tmp / "SparseCircuitsTests" / "SparseCircuits.ini").is_file()
+
+
+def test_file_dialogs_open_where_the_last_file_of_their_kind_was(window, tmp_path):
+    files = window.files
+    assert files.start_in("circuit") == str(Path.home())
+    (tmp_path / "circuits").mkdir()
+    files._done("circuit", tmp_path / "circuits" / "c.json", "Saved the circuit")
+    assert files.start_in("circuit", "x.json") == str(tmp_path / "circuits" / "x.json")
+    files._done("checkpoint", tmp_path, "Opened the checkpoint")
+    assert files.start_in("checkpoint") == str(tmp_path)
+    assert files.start_in("workspace") == str(Path.home())
