@@ -132,6 +132,7 @@ NodeName = Annotated[str, AfterValidator(_node_name)]
 """A node name like "0.mlp.post_act.12", checked by `Node.parse`."""
 
 Ablation = Literal["mean", "zero"]
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 # ---- a circuit (core/circuit.py) --------------------------------------------------------------
@@ -171,3 +172,11 @@ class CircuitFile(Strict):
     model: str | None = None
     n_nodes: int | None = None                   # derived from nodes and edges when written
     n_edges: int | None = None
+
+
+# ---- a line of a task file (core/tasks.py) ----------------------------------------------------
+
+class TaskLine(Strict):
+    prompt: NonEmpty
+    correct: NonEmpty
+    incorrect: NonEmpty

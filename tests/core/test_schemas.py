@@ -142,3 +142,33 @@ def test_fuzzed_circuits_load_or_fail_with_one_line(data):
         message = str(e)
         assert message.startswith("c.json: ") and "\n" not in message
         assert "field '" in message or message.startswith("c.json: must be an object")
+
+
+# ---- task files -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"prompt": "x = [1", "correct": "]"}', "t.jsonl:2: missing field 'incorrect'"),
+    ('{"prompt": "x = [1", "correct": 93, "incorrect": "]]"}',
+     "t.jsonl:2: field 'correct': must be a string (got 93)"),
+    ('{"prompt": "", "correct": "]", "incorrect": "]]"}',
+     "t.jsonl:2: field 'prompt': must not be empty"),
+    ('["x = [1", "]", "]]"]', "t.jsonl:2: must be an object (got [\"x = [1\", \"]\", \"]]\"])"),
+    ('{"prompt": "x = [1", ', "t.jsonl:2: not valid JSON (EOF while parsing"),
+])
+def test_bad_task_lines_name_the_file_line_and_field(tmp_path, line, expected):
+    from core.tasks import TaskError, load_task_file
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"prompt": "x = [1", "correct": "]", "incorrect": "]]", "note": "kept out"}\n'
+                    + line + "\n")
+    with pytest.raises(FileFormatError) as e:
+        load_task_file(path)
+    assert isinstance(e.value, TaskError)                  # what callers caught before
+    assert str(e.value).startswith(str(tmp_path / expected)), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_task_file_with_no_examples(tmp_path):
+    from core.tasks import load_task_file
+    (tmp_path / "t.jsonl").write_text("\n  \n")
+    with pytest.raises(FileFormatError, match=r"t\.jsonl: no examples"):
+        load_task_file(tmp_path / "t.jsonl")
