@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import field_validator
 
 from .fileio import FileFormatError
 from .topology import Node
@@ -172,6 +173,28 @@ class CircuitFile(Strict):
     model: str | None = None
     n_nodes: int | None = None                   # derived from nodes and edges when written
     n_edges: int | None = None
+
+
+# ---- an intervention (core/interventions.py), as the workspace stores it ----------------------
+
+class InterventionEntry(Strict):
+    kind: Literal["node", "edge"]
+    target: str
+    mode: Ablation = "mean"
+
+    @field_validator("target")
+    @classmethod
+    def _target_names_nodes(cls, target: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")             # absent when kind itself was wrong
+        if kind == "node":
+            Node.parse(target)
+        elif kind == "edge":
+            src, sep, dst = target.partition("->")
+            if not sep:
+                raise ValueError(f"edge {target!r} is not written 'src->dst'")
+            Node.parse(src)
+            Node.parse(dst)
+        return target
 
 
 # ---- a line of a task file (core/tasks.py) ----------------------------------------------------

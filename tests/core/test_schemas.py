@@ -17,8 +17,8 @@ CIRCUITS = Path(__file__).parents[2] / "resources" / "default_model" / "circuits
 def good_circuit() -> dict:
     return Circuit("bracket_counting", 0.15, "mean", ["0.mlp.act_in.5", "0.mlp.post_act.3"],
                    [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7,
-                     "kind": "weight"}], 0.01, 0.12, seed=3, calibration={"scale": 1.5, "shift": 0.1},
-                   checks={"sufficiency_loss": 0.12}, extra={"prune_seconds": 2.5}).to_dict()
+                     "kind": "weight"}], 0.01, 0.12, seed=3,
+                   calibration={"scale": 1.5, "shift": 0.1}, checks={"sufficiency_loss": 0.12}, extra={"prune_seconds": 2.5}).to_dict()
 
 
 def error_of(data, source="c.json") -> str:
@@ -66,8 +66,8 @@ def test_edges_keep_their_keys_as_written():
     (lambda d: d.update(seed=1.5), "c.json: field 'seed': must be a whole number (got 1.5)"),
     (lambda d: d.update(ablation="avg"), "c.json: field 'ablation': must be mean or zero"),
     (lambda d: d["edges"][0].pop("weight"), "c.json: missing field 'edges[0].weight'"),
-    (lambda d: d["edges"][0].update(dst="0.mlp.post_act"), "c.json: field 'edges[0].dst': "
-                                                              "'0.mlp.post_act' is not a node"),
+    (lambda d: d["edges"][0].update(dst="0.mlp.post_act"),
+     "c.json: field 'edges[0].dst': '0.mlp.post_act' is not a node"),
     (lambda d: d["edges"][0].update(kind="wire"),
      "c.json: field 'edges[0].kind': must be weight or residual (got \"wire\")"),
     (lambda d: d["edges"].append([1, 2]), "c.json: field 'edges[1]': must be an object"),
