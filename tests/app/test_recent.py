@@ -88,3 +88,18 @@ def test_settings_are_written_to_the_test_folder(window, app_settings_in_tmp):
     window.close()
     assert window.settings.fileName().startswith(str(app_settings_in_tmp))
     assert (app_settings_in_tmp / "SparseCircuitsTests" / "SparseCircuits.ini").is_file()
+
+
+def test_unreadable_entries_in_the_settings_are_skipped():
+    from app.recent import SETTINGS_KEY
+    settings = app_settings()
+    recent = RecentFiles(settings)
+    settings.setValue(SETTINGS_KEY, '[["circuit", "/a.json"], ["script", "/b.py"], ["circuit", 3], '
+                                    '["workspace", "/c.scws.json", 1], "x", null, '
+                                    '["checkpoint", "/run"]]')
+    assert recent.entries() == [("circuit", "/a.json"), ("checkpoint", "/run")]
+    for broken in ("{not json", '{"circuit": "/a.json"}', "3", ""):
+        settings.setValue(SETTINGS_KEY, broken)
+        assert recent.entries() == []
+    recent.add("workspace", "/w.scws.json")                 # and writing starts over cleanly
+    assert recent.entries() == [("workspace", "/w.scws.json")]
