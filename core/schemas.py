@@ -99,11 +99,11 @@ def format_errors(errors: list[dict], source: str) -> str:
     return f"{source}: {'; '.join(parts)}"
 
 
-def validated(model: type[M], data: Any, source: str, *, error: type[Exception] = FileFormatError,
-              context: dict | None = None) -> M:
+def validated(model: type[M], data: Any, source: str, *,
+              error: type[Exception] = FileFormatError) -> M:
     """`data` (parsed JSON) as a `model`, or `error` with one line naming `source` and the field."""
     try:
-        return model.model_validate(data, context=context)
+        return model.model_validate(data)
     except ValidationError as e:
         raise error(format_errors(e.errors(include_url=False), source)) from None
 
