@@ -8,7 +8,8 @@ a FileFormatError of one line that names the file and the path of the field at f
     w.json: missing field 'graph.selection'
 
 Models here are strict: JSON's types are taken as they are (no "3" for 3, no true for 1), as the
-hand-written checks they replace did. The app's own formats (the workspace) live in app/.
+workspace's hand-written checks were (the circuit's took "0.15" for a number; no file we wrote
+did that). The app's own formats (the workspace) live in app/.
 """
 
 from __future__ import annotations
