@@ -6,12 +6,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal, get_args
 
+from pydantic import OnErrorOmit, TypeAdapter, ValidationError
 from PySide6.QtCore import QSettings
 
-KINDS = ("checkpoint", "circuit", "workspace")
+Kind = Literal["checkpoint", "circuit", "workspace"]
+KINDS = get_args(Kind)
 MAX_RECENT = 8
 SETTINGS_KEY = "recentFiles"
+
+# The setting is a JSON list of [kind, path] pairs. An entry that does not fit is dropped, not
+# reported: the list is the app's own memory, and losing an entry costs nothing.
+_ENTRIES = TypeAdapter(list[OnErrorOmit[tuple[Kind, str]]])
 
 
 class RecentFiles:
@@ -21,14 +28,9 @@ class RecentFiles:
     def entries(self) -> list[tuple[str, str]]:
         """[(kind, absolute path)], newest first; anything unreadable in the settings is skipped."""
         try:
-            items = json.loads(str(self.settings.value(SETTINGS_KEY, "[]")))
-        except json.JSONDecodeError:
+            return _ENTRIES.validate_json(str(self.settings.value(SETTINGS_KEY, "[]")), strict=True)
+        except ValidationError:
             return []
-        if not isinstance(items, list):
-            return []
-        return [(item[0], item[1]) for item in items
-                if isinstance(item, list) and len(item) == 2 and item[0] in KINDS
-                and isinstance(item[1], str)]
 
     def add(self, kind: str, path) -> None:
         if kind not in KINDS:

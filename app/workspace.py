@@ -9,7 +9,8 @@ JSON: {"format": "sparse-circuits-workspace", "version": 1,
        "graph": {"mode": "circuit" | "neighbours" | "model", "edge_threshold": 0-100,
                  "selection": [node]}}
 
-Every error is a FileFormatError that names the file and the field.
+The checks are pydantic models (WorkspaceFile below); every error is one FileFormatError line
+that names the file and the field: `w.json: field 'interventions[0].mode': must be mean or zero`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, model_validator
 
 from core.circuit import Circuit
 from core.fileio import FileFormatError, atomic_write_text, read_json
 from core.interventions import Intervention, check_intervention
+from core.schemas import CircuitFile, InterventionEntry, NodeName, Strict, validated
 from core.tasks import BUILTIN_TASKS, Example
 from core.workbench import resolve_model_path
 
@@ -28,7 +33,8 @@ FORMAT = "sparse-circuits-workspace"
 VERSION = 1
 SUFFIX = ".scws.json"
 FILE_FILTER = f"Workspace (*{SUFFIX} *.json)"
-GRAPH_MODES = ("circuit", "neighbours", "model")
+GraphMode = Literal["circuit", "neighbours", "model"]
+GRAPH_MODES = get_args(GraphMode)
 
 
 @dataclass
@@ -66,93 +72,92 @@ def save_workspace(path, workspace: Workspace) -> None:
     atomic_write_text(Path(path), json.dumps(workspace.to_dict(), indent=1))
 
 
-class _Reader:
-    """Typed access to the fields of one JSON object, with errors that name file and field."""
+# ---- the file, as pydantic models (core.schemas turns their errors into one line) -----------
 
-    def __init__(self, source: str, data: dict, prefix: str = ""):
-        self.source, self.data, self.prefix = source, data, prefix
-
-    def error(self, name: str, problem: str) -> FileFormatError:
-        return FileFormatError(f"{self.source}: field '{self.prefix}{name}': {problem}")
-
-    def get(self, name: str, types, what: str, nullable: bool = False):
-        if name not in self.data:
-            raise FileFormatError(f"{self.source}: missing field '{self.prefix}{name}'")
-        value = self.data[name]
-        if value is None and nullable:
-            return None
-        if not isinstance(value, types) or isinstance(value, bool) and types is not bool:
-            raise self.error(name, f"must be {what}")
+def _check(test, problem: str):
+    """An after-validator: the value if `test(value)`, else a ValueError saying `problem`."""
+    def check(value):
+        if not test(value):
+            raise ValueError(problem.format(value=value))
         return value
+    return AfterValidator(check)
 
-    def child(self, name: str, nullable: bool = False) -> "_Reader | None":
-        value = self.get(name, dict, "an object", nullable)
-        return None if value is None else _Reader(self.source, value, f"{self.prefix}{name}.")
 
-    def strings(self, name: str) -> list[str]:
-        value = self.get(name, list, "a list of strings")
-        if not all(isinstance(v, str) for v in value):
-            raise self.error(name, "must be a list of strings")
-        return list(value)
+FormatName = Annotated[str, _check(lambda f: f == FORMAT,
+                                   f"expected {FORMAT!r}, got {{value!r}}: this is not a "
+                                   f"workspace file")]
+Version = Annotated[int, _check(lambda v: v <= VERSION,
+                                f"version {{value}} is from a newer version of the app (this one "
+                                f"reads version {VERSION})")]
+ModelPath = Annotated[str, _check(lambda m: resolve_model_path(m).exists(),
+                                  "the model {value} no longer exists")]
+CircuitPath = Annotated[str, _check(lambda p: Path(p).is_file(),
+                                    "the circuit file {value} no longer exists")]
+TaskName = Annotated[str, _check(lambda t: t in BUILTIN_TASKS, "unknown task {value!r}")]
+Percent = Annotated[int, _check(lambda t: 0 <= t <= 100, "must be from 0 to 100 (got {value})")]
+
+
+class CircuitRef(Strict):
+    """Where the circuit is: a file (`path`, which must exist) or written out (`inline`)."""
+    path: CircuitPath | None = None
+    inline: CircuitFile | None = None
+
+    @model_validator(mode="after")
+    def _path_or_inline(self):
+        if self.path is None and self.inline is None:
+            raise ValueError("must hold a 'path' to a circuit file or an 'inline' circuit")
+        return self
+
+
+class ExampleEntry(Strict):
+    correct: str
+    incorrect: str
+
+
+class GraphEntry(Strict):
+    mode: GraphMode
+    edge_threshold: Percent
+    selection: list[NodeName]
+
+
+class WorkspaceFile(Strict):
+    """A workspace file: every field is required (null where the docstring above allows it);
+    unknown fields are ignored."""
+    format: FormatName
+    version: Version
+    model: ModelPath
+    circuit: CircuitRef | None
+    interventions: list[InterventionEntry]
+    prompt: str
+    example: ExampleEntry | None
+    task: TaskName | None
+    position: int
+    graph: GraphEntry
 
 
 def load_workspace(path) -> Workspace:
     """Read and check a workspace file; the model and circuit files it names must exist.
     Whether its node names fit the model is checked by `check_against_model`."""
-    source = str(path)
-    r = _Reader(source, read_json(Path(path), limit=256 << 20))
-    if r.get("format", str, "a string") != FORMAT:
-        raise r.error("format", f"expected {FORMAT!r}: this is not a workspace file")
-    if r.get("version", int, "a whole number") > VERSION:
-        raise r.error("version", f"written by a newer version of the app (this one reads "
-                                 f"version {VERSION})")
-    model = r.get("model", str, "'default' or a checkpoint folder")
-    if not resolve_model_path(model).exists():
-        raise r.error("model", f"the model {model} no longer exists")
-    circuit, circuit_path = _read_circuit(r)
-    interventions = []
-    for i, d in enumerate(r.get("interventions", list, "a list of interventions")):
-        try:
-            interventions.append(Intervention.from_dict(d))
-        except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise r.error(f"interventions[{i}]", f"not an intervention ({e})") from None
-    prompt = r.get("prompt", str, "a string")
-    example = r.child("example", nullable=True)
-    if example is not None:
-        example = Example(prompt, example.get("correct", str, "a string"),
-                          example.get("incorrect", str, "a string"))
-    task = r.get("task", str, "a task name", nullable=True)
-    if task is not None and task not in BUILTIN_TASKS:
-        raise r.error("task", f"unknown task {task!r}")
-    graph = r.child("graph")
-    mode = graph.get("mode", str, "a string")
-    if mode not in GRAPH_MODES:
-        raise graph.error("mode", f"must be one of {', '.join(GRAPH_MODES)}")
-    threshold = graph.get("edge_threshold", int, "a whole number from 0 to 100")
-    if not 0 <= threshold <= 100:
-        raise graph.error("edge_threshold", "must be from 0 to 100")
-    return Workspace(model, circuit, circuit_path, interventions, prompt, example, task,
-                     r.get("position", int, "a token index"), mode, threshold,
-                     graph.strings("selection"))
+    return workspace_from_dict(read_json(Path(path), limit=256 << 20), str(path))
 
 
-def _read_circuit(r: _Reader) -> tuple[Circuit | None, str | None]:
-    c = r.child("circuit", nullable=True)
-    if c is None:
-        return None, None
-    if "path" in c.data:
-        path = c.get("path", str, "a circuit file")
-        if not Path(path).is_file():
-            raise c.error("path", f"the circuit file {path} no longer exists")
+def workspace_from_dict(data: dict, source: str) -> Workspace:
+    """A workspace from its JSON, or a FileFormatError naming `source` and the field."""
+    f = validated(WorkspaceFile, data, source)
+    circuit = circuit_path = None
+    if f.circuit is not None and f.circuit.path is not None:
+        circuit_path = f.circuit.path
         try:
-            return Circuit.load(path), path
+            circuit = Circuit.load(circuit_path)
         except FileFormatError as e:
-            raise c.error("path", str(e)) from None
-    inline = c.get("inline", dict, "a circuit")
-    try:
-        return Circuit.from_dict(inline, "the inline circuit"), None
-    except (FileFormatError, TypeError, ValueError) as e:
-        raise c.error("inline", str(e)) from None
+            raise FileFormatError(f"{source}: field 'circuit.path': {e}") from None
+    elif f.circuit is not None:
+        circuit = Circuit.from_validated(f.circuit.inline)
+    example = None if f.example is None else Example(f.prompt, f.example.correct,
+                                                     f.example.incorrect)
+    interventions = [Intervention(iv.kind, iv.target, iv.mode) for iv in f.interventions]
+    return Workspace(f.model, circuit, circuit_path, interventions, f.prompt, example, f.task,
+                     f.position, f.graph.mode, f.graph.edge_threshold, list(f.graph.selection))
 
 
 def node_in_model(model, node: str) -> bool:

@@ -15,10 +15,11 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from .fileio import FileFormatError, atomic_write_text, read_json
+from .fileio import atomic_write_text, read_json
+from .schemas import CIRCUIT_FORMAT, CircuitFile, validated
 from .topology import Node
 
-FORMAT = "sparse-circuits-circuit"
+FORMAT = CIRCUIT_FORMAT
 
 
 @dataclass
@@ -61,29 +62,19 @@ class Circuit:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "circuit") -> "Circuit":
-        required = ("task", "target_loss", "ablation", "nodes", "edges", "loss_full", "loss_circuit")
-        missing = [k for k in required if k not in d]
-        if missing:
-            raise FileFormatError(f"{source}: missing field(s) {', '.join(missing)}")
-        if not isinstance(d["nodes"], list) or not all(isinstance(n, str) for n in d["nodes"]):
-            raise FileFormatError(f"{source}: 'nodes' must be a list of node names")
-        for n in d["nodes"]:
-            try:
-                Node.parse(n)
-            except ValueError as e:
-                raise FileFormatError(f"{source}: {e}") from None
-        edges = d["edges"]
-        if not isinstance(edges, list) or not all(
-                isinstance(e, dict) and {"src", "dst", "weight"} <= set(e) for e in edges):
-            raise FileFormatError(f"{source}: 'edges' must be a list of {{src, dst, weight}}")
-        known = {"format", "n_nodes", "n_edges", "seed", "calibration", "n_examples", "checks",
-                 "model", *required}
-        return cls(task=d["task"], target_loss=float(d["target_loss"]), ablation=d["ablation"],
-                   nodes=list(d["nodes"]), edges=[dict(e) for e in edges],
-                   loss_full=float(d["loss_full"]), loss_circuit=float(d["loss_circuit"]),
-                   seed=int(d.get("seed", 0)), calibration=d.get("calibration"),
-                   n_examples=int(d.get("n_examples", 0)), checks=d.get("checks"),
-                   model=d.get("model"), extra={k: v for k, v in d.items() if k not in known})
+        """A circuit from its JSON, or a FileFormatError naming `source` and the field."""
+        return cls.from_validated(validated(CircuitFile, d, source))
+
+    @classmethod
+    def from_validated(cls, f: CircuitFile) -> "Circuit":
+        """A circuit from its checked JSON (also reached nested, from a workspace's inline
+        circuit). Edges and calibration keep the keys they were written with."""
+        return cls(task=f.task, target_loss=f.target_loss, ablation=f.ablation,
+                   nodes=list(f.nodes), edges=[e.model_dump(exclude_unset=True) for e in f.edges],
+                   loss_full=f.loss_full, loss_circuit=f.loss_circuit, seed=f.seed,
+                   calibration=None if f.calibration is None else f.calibration.model_dump(),
+                   n_examples=f.n_examples, checks=f.checks, model=f.model,
+                   extra=dict(f.model_extra or {}))
 
     @classmethod
     def load(cls, path) -> "Circuit":

@@ -9,13 +9,13 @@ Adapted from Table 1 of Gao et al. 2025.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .fileio import FileFormatError, check_size
+from .schemas import TaskLine, validated_json
 
 NAMES = ["x", "data", "items", "result", "total", "names", "values", "count", "text", "path",
          "config", "rows", "users", "parts", "tags", "line", "key", "value", "node", "index",
@@ -184,6 +184,10 @@ class TaskError(ValueError):
     """An unknown task or a bad task file; the message names it."""
 
 
+class TaskFileError(TaskError, FileFormatError):
+    """A bad task file: a TaskError that is also a FileFormatError, like every other bad file."""
+
+
 def get_task(name_or_path: str) -> Task:
     """A built-in task by name, or a user's task from a JSONL file."""
     if name_or_path in BUILTIN_TASKS:
@@ -196,30 +200,22 @@ def get_task(name_or_path: str) -> Task:
 
 
 def load_task_file(path: Path) -> Task:
-    """A user's task: one {"prompt", "correct", "incorrect"} object per line."""
+    """A user's task: one {"prompt", "correct", "incorrect"} object per line (non-empty strings;
+    other keys are ignored). Errors name the file, the line and the field: `mine.jsonl:3: ...`."""
     path = Path(path)
     check_size(path, 64 << 20)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
-        raise FileFormatError(f"{path}: not UTF-8 text") from None
+        raise TaskFileError(f"{path}: not UTF-8 text") from None
     examples = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise TaskError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-        if not isinstance(record, dict):
-            raise TaskError(f"{path}:{number}: expected an object with prompt, correct, incorrect")
-        missing = [k for k in ("prompt", "correct", "incorrect")
-                   if not isinstance(record.get(k), str) or not record.get(k)]
-        if missing:
-            raise TaskError(f"{path}:{number}: missing or empty field(s): {', '.join(missing)}")
-        examples.append(Example(record["prompt"], record["correct"], record["incorrect"]))
+        record = validated_json(TaskLine, line, f"{path}:{number}", error=TaskFileError)
+        examples.append(Example(record.prompt, record.correct, record.incorrect))
     if not examples:
-        raise TaskError(f"{path}: no examples")
+        raise TaskFileError(f"{path}: no examples")
     return FileTask(path.stem, f"examples from {path.name}", examples)
 
 

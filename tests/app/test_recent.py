@@ -100,3 +100,18 @@ def test_file_dialogs_open_where_the_last_file_of_their_kind_was(window, tmp_pat
     files._done("checkpoint", tmp_path, "Opened the checkpoint")
     assert files.start_in("checkpoint") == str(tmp_path)
     assert files.start_in("workspace") == str(Path.home())
+
+
+def test_unreadable_entries_in_the_settings_are_skipped():
+    from app.recent import SETTINGS_KEY
+    settings = app_settings()
+    recent = RecentFiles(settings)
+    settings.setValue(SETTINGS_KEY, '[["circuit", "/a.json"], ["script", "/b.py"], ["circuit", 3], '
+                                    '["workspace", "/c.scws.json", 1], "x", null, '
+                                    '["checkpoint", "/run"]]')
+    assert recent.entries() == [("circuit", "/a.json"), ("checkpoint", "/run")]
+    for broken in ("{not json", '{"circuit": "/a.json"}', "3", ""):
+        settings.setValue(SETTINGS_KEY, broken)
+        assert recent.entries() == []
+    recent.add("workspace", "/w.scws.json")                 # and writing starts over cleanly
+    assert recent.entries() == [("workspace", "/w.scws.json")]

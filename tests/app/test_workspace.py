@@ -1,10 +1,14 @@
+import copy
 import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.workspace import Workspace, check_against_model, load_workspace, save_workspace
+from app.workspace import workspace_from_dict
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
@@ -50,7 +54,7 @@ def good_workspace_dict(default_model) -> dict:
     (lambda d: d.update(model="/no/such/model"), "'model'"),
     (lambda d: d.update(circuit={"path": "/no/such/circuit.json"}), "'circuit.path'"),
     (lambda d: d.update(interventions=[{"kind": "wire", "target": "0.attn.q.1"}]),
-     "'interventions[0]'"),
+     "'interventions[0].kind'"),
     (lambda d: d.update(position="last"), "'position'"),
     (lambda d: d["graph"].update(mode="sideways"), "'graph.mode'"),
     (lambda d: d.update(format="something-else"), "'format'"),
@@ -64,6 +68,115 @@ def test_bad_fields_name_the_file_and_the_field(default_model, tmp_path, edit, f
     with pytest.raises(FileFormatError) as e:
         load_workspace(path)
     assert str(path) in str(e.value) and field in str(e.value)
+
+
+def error_of(data, source="w.json") -> str:
+    with pytest.raises(FileFormatError) as e:
+        workspace_from_dict(data, source)
+    message = str(e.value)
+    assert message.startswith(f"{source}: ") and "\n" not in message, message
+    return message
+
+
+def inline_workspace_dict(default_model) -> dict:
+    circuit = circuit_of(default_model)
+    return Workspace("default", circuit, None, [Intervention("node", circuit.nodes[0], "zero")],
+                     "x = 1", Example("x = 1", "0", "1"), "single_double_quote", 0, "model", 10,
+                     circuit.nodes[:2]).to_dict()
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda d: d["interventions"][0].update(mode="avg"),
+     "w.json: field 'interventions[0].mode': must be mean or zero (got \"avg\")"),
+    (lambda d: d["interventions"][0].update(kind="edge"),
+     "w.json: field 'interventions[0].target': edge '0.attn.act_in.0' is not written 'src->dst'"),
+    (lambda d: d["interventions"].append({"kind": "node", "target": "0.mlp.post_act.x"}),
+     "w.json: field 'interventions[1].target': '0.mlp.post_act.x' is not a node name"),
+    (lambda d: d["interventions"][0].pop("target"),
+     "w.json: missing field 'interventions[0].target'"),
+    (lambda d: d["circuit"]["inline"]["nodes"].__setitem__(3, "0.mlp.nowhere.3"),
+     "w.json: field 'circuit.inline.nodes[3]': '0.mlp.nowhere.3' is not a node name like"),
+    (lambda d: d["circuit"]["inline"]["edges"][0].pop("weight"),
+     "w.json: missing field 'circuit.inline.edges[0].weight'"),
+    (lambda d: d.update(circuit={}),
+     "w.json: field 'circuit': must hold a 'path' to a circuit file or an 'inline' circuit"),
+    (lambda d: d.update(circuit=[]), "w.json: field 'circuit': must be an object (got [])"),
+    (lambda d: d["graph"]["selection"].append("0.mlp.post_act"),
+     "w.json: field 'graph.selection[2]': '0.mlp.post_act' is not a node name"),
+    (lambda d: d["graph"].update(edge_threshold=101),
+     "w.json: field 'graph.edge_threshold': must be from 0 to 100 (got 101)"),
+    (lambda d: d["graph"].update(edge_threshold=True),
+     "w.json: field 'graph.edge_threshold': must be a whole number (got true)"),
+    (lambda d: d["example"].pop("incorrect"), "w.json: missing field 'example.incorrect'"),
+    (lambda d: d.update(task="nope"), "w.json: field 'task': unknown task 'nope'"),
+    (lambda d: d.update(position=1.0),
+     "w.json: field 'position': must be a whole number (got 1.0)"),
+    (lambda d: d.update(prompt=None, graph=None),
+     "w.json: field 'prompt': must be a string (got null); field 'graph': must be an object"),
+    (lambda d: d.update(version=2, prompt=None),       # a newer file: nothing else is reported
+     ("w.json: field 'version': version 2 is from a newer version of the app (this one reads "
+      "version 1)")),
+])
+def test_bad_workspace_fields_give_one_line_with_the_field_path(default_model, edit, expected):
+    data = inline_workspace_dict(default_model)
+    workspace_from_dict(copy.deepcopy(data), "w.json")              # the good one loads
+    edit(data)
+    message = error_of(data)
+    assert message.startswith(expected), message
+    if expected.startswith("w.json: field 'version'"):
+        assert ";" not in message                   # the prompt's error is left out
+
+
+def test_a_circuit_file_opened_as_a_workspace_says_so(default_model):
+    data = circuit_of(default_model).to_dict()
+    assert error_of(data) == ("w.json: field 'format': expected 'sparse-circuits-workspace', got "
+                              "'sparse-circuits-circuit': this is not a workspace file")
+
+
+def test_a_bad_circuit_file_is_named_with_its_workspace(default_model, tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({**circuit_of(default_model).to_dict(), "ablation": "avg"}))
+    data = good_workspace_dict(default_model)
+    data["circuit"] = {"path": str(bad)}
+    assert error_of(data) == (f"w.json: field 'circuit.path': {bad}: field 'ablation': "
+                              f"must be mean or zero (got \"avg\")")
+
+
+def json_values():
+    scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+               | st.text(max_size=12) | st.sampled_from(["0.mlp.post_act.3", "mean", "edge",
+                                                        "model", "default"]))
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+
+
+def places(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from places(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from places(v, path + (i,))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_workspaces_load_or_fail_with_one_line(default_model, data):
+    good = inline_workspace_dict(default_model)
+    good["circuit"]["inline"]["nodes"] = good["circuit"]["inline"]["nodes"][:4]
+    good["circuit"]["inline"]["edges"] = good["circuit"]["inline"]["edges"][:2]
+    bad = copy.deepcopy(good)
+    path = data.draw(st.sampled_from([p for p in places(good) if p]))
+    parent = bad
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = data.draw(json_values())
+    try:
+        workspace_from_dict(bad, "w.json")
+    except FileFormatError as e:
+        assert str(e).startswith("w.json: ") and "field '" in str(e) and "\n" not in str(e)
 
 
 def test_node_names_are_checked_against_the_model(default_model, tmp_path):

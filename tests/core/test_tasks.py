@@ -79,7 +79,8 @@ def test_user_task_file(tmp_path):
     with pytest.raises(TaskError, match="mine.jsonl:2"):
         load_task_file(path)
     path.write_text('{"prompt": "x", "correct": ""}\n')
-    with pytest.raises(TaskError, match=r"mine.jsonl:1.*correct, incorrect"):
+    with pytest.raises(TaskError, match=r"mine.jsonl:1: field 'correct': must not be empty; "
+                                        r"missing field 'incorrect'"):
         load_task_file(path)
     with pytest.raises(TaskError, match="unknown task"):
         get_task("no_such_task")
