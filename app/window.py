@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QLi
                                QVBoxLayout, QWidget)
 
 
+from core.verdicts import CHECKS, judge, overall
+
 from .ablation_effects import AblationEffects
 from .corpus_sampler import CorpusSampler
 from .file_menu import FileMenu
@@ -48,20 +50,37 @@ class CircuitSummary(QLabel):
         c = self.session.circuit
         if c is None:
             self.setText("<i>No circuit open: the whole model is shown.</i>")
+            self.setToolTip("")
             return
         text = (f"<b>{c.task}</b>: {c.n_nodes} nodes, {c.n_edges} edges; task loss "
-                f"{c.loss_circuit:.3f} (full model {c.loss_full:.3f}, target {c.target_loss}); "
-                f"{c.ablation} ablation")
+                f"{c.loss_circuit:.3f} (full model {c.loss_full:.3f}, target {c.target_loss}; "
+                f"lower is better, chance 0.693); {c.ablation} ablation")
         if c.checks:
-            k = c.checks
-            text += (f"<br>checks: held-out {k['heldout_loss']:.3f} · necessity "
-                     f"{k['necessity_loss']:.3f} · random circuits {k['random_circuit_loss_mean']:.3f}"
-                     f" ± {k['random_circuit_loss_std']:.3f} · zero ablation "
-                     f"{k['zero_ablation_loss']:.3f} · re-initialised control "
-                     f"{k['reinit_control_loss']:.3f}")
+            verdicts = judge(c.checks, c.target_loss, c.loss_full)
+            total = overall(verdicts)
+            parts = [f"<span style='color:{VERDICT_COLOUR[v.status]}'>{LABELS[k]} "
+                     f"{c.checks[k]:.3f}</span>" for k, v in verdicts.items()]
+            text += (f"<br>checks <b style='color:{VERDICT_COLOUR[total.status]}'>{total.reason}</b>: "
+                     + " · ".join(parts) + " <i>(hover for what each means)</i>")
+            self.setToolTip(checks_tooltip(c.checks, verdicts))
         else:
             text += "<br><i>No faithfulness checks recorded for this circuit.</i>"
+            self.setToolTip("")
         self.setText(text)
+
+
+VERDICT_COLOUR = {"passes": "#2a7d2a", "fails": "#c0392b", "inconclusive": "#b7791f"}
+LABELS = {c.key: c.label for c in CHECKS}
+
+
+def checks_tooltip(checks: dict, verdicts: dict) -> str:
+    rows = "".join(
+        f"<tr><td><b>{c.label}</b></td><td align=right>{checks[c.key]:.3f}</td>"
+        f"<td>{c.better} is better</td>"
+        f"<td style='color:{VERDICT_COLOUR[verdicts[c.key].status]}'>{verdicts[c.key].status}</td>"
+        f"<td>{c.measures}; {verdicts[c.key].reason}</td></tr>"
+        for c in CHECKS if c.key in verdicts)
+    return f"<table cellspacing=4>{rows}</table>"
 
 
 def device_summary() -> str:

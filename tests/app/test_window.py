@@ -125,3 +125,18 @@ def test_a_prompt_longer_than_the_context_keeps_its_end(qtbot, default_model):
     assert s.tokens()[-1] == s.bench.tokenizer.token_text(s.bench.tokenizer.encode("print(")[-1])
     s.set_position(3)                      # the inspector and the graph follow without errors
     assert s.current.position == 3
+
+
+def test_the_header_gives_each_check_a_verdict_and_says_what_it_means(window):
+    import dataclasses
+    c = window.session.circuit
+    full = 0.05
+    checks = {"sufficiency_loss": 0.07, "necessity_loss": full + 0.001,
+              "random_circuit_loss_mean": 0.5, "random_circuit_loss_std": 0.01,
+              "zero_ablation_loss": 0.05, "heldout_loss": 0.08, "reinit_control_loss": 1.2}
+    window.session.set_circuit(dataclasses.replace(c, checks=checks, target_loss=0.15,
+                                                   loss_full=full))
+    text = window.summary.text()
+    assert "fails (without circuit)" in text and "lower is better" in text
+    tip = window.summary.toolTip()
+    assert "higher is better" in tip and "about as well without it" in tip
