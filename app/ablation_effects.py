@@ -13,7 +13,9 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from .jobs import ablation_effects_job, effect_metric
+from core.pipelines.effects import ablation_effects, effect_metric
+from core.pipelines.events import EffectsBatch
+
 from .workers import LatestWorker
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class AblationEffects(QObject):
         self.effects, self.total = {}, len(nodes)
         self.metric = effect_metric(s.current)[0]
         self._t0 = time.monotonic()
-        self.job.start(lambda: ablation_effects_job(*args), self._on_item, self._on_error,
+        self.job.start(lambda: ablation_effects(*args), self._on_item, self._on_error,
                        self._on_finished)
         log.info("Ablation effects started: %d nodes, on the %s", len(nodes), self.metric)
         self.updated.emit()
@@ -84,9 +86,9 @@ class AblationEffects(QObject):
         self.stopped.emit(reason)
 
     def _on_item(self, item) -> None:
-        if item[0] != "effects" or not self.job.is_current(self.sender()):
+        if not isinstance(item, EffectsBatch) or not self.job.is_current(self.sender()):
             return
-        self.effects.update(item[1])
+        self.effects.update(item.effects)
         complete = len(self.effects) == self.total
         if complete:
             self.job.release()

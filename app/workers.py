@@ -2,7 +2,10 @@
 
 The worker steps the generator, checks for cancel and pause between items, and reports
 through signals (throttled, so the GUI sees a few dozen updates a second at most). Only plain
-data crosses threads.
+data crosses threads. The generators are core's pipelines (core/pipelines/).
+
+A job that runs a model gets its own copy, made on the GUI thread: hooks are installed on a
+model for the duration of a forward pass, and the GUI's own forward passes must not see them.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from core.data.sources import TrainingData
 
 @pytest.fixture
 def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
-    import app.jobs
-    monkeypatch.setattr(app.jobs, "load_training_data",
+    import core.pipelines.training
+    monkeypatch.setattr(core.pipelines.training, "load_training_data",
                         lambda corpus=None: TrainingData(small_stream, tokenizer, "test corpus"))
     w = MainWindow()
     qtbot.addWidget(w)
