@@ -27,7 +27,9 @@ train-tiny: setup
 	$(BIN)/sparse-circuits train --preset tiny --out $(RUN)
 	$(BIN)/sparse-circuits info $(RUN)
 
+# The layering first (pyproject.toml's [tool.importlinter]: core never imports app or Qt).
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: setup

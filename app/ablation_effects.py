@@ -7,13 +7,14 @@ or model) stops the run and switches the overlay off.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 
 from PySide6.QtCore import QObject, Signal
 
-from .jobs import ablation_effects_job, effect_metric
+from core.pipelines.effects import ablation_effects, effect_metric
+from core.pipelines.events import EffectsBatch
+
 from .workers import LatestWorker
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,13 @@ class AblationEffects(QObject):
         if s.current is None:
             return "Type a prompt first."
         bench = s.bench
-        model = copy.deepcopy(bench.model)       # see app/jobs.py: the GUI hooks its own
-        args = (model, bench.tokenizer, list(s.ids), list(s.interventions), bench.means,
+        # The GUI's own model: hooks are per thread (core/hooks.py), so no copy is needed.
+        args = (bench.model, bench.tokenizer, list(s.ids), list(s.interventions), bench.means,
                 s.candidates, s.position, nodes)
         self.effects, self.total = {}, len(nodes)
         self.metric = effect_metric(s.current)[0]
         self._t0 = time.monotonic()
-        self.job.start(lambda: ablation_effects_job(*args), self._on_item, self._on_error,
+        self.job.start(lambda: ablation_effects(*args), self._on_item, self._on_error,
                        self._on_finished)
         log.info("Ablation effects started: %d nodes, on the %s", len(nodes), self.metric)
         self.updated.emit()
@@ -84,9 +85,9 @@ class AblationEffects(QObject):
         self.stopped.emit(reason)
 
     def _on_item(self, item) -> None:
-        if item[0] != "effects" or not self.job.is_current(self.sender()):
+        if not isinstance(item, EffectsBatch) or not self.job.is_current(self.sender()):
             return
-        self.effects.update(item[1])
+        self.effects.update(item.effects)
         complete = len(self.effects) == self.total
         if complete:
             self.job.release()

@@ -3,12 +3,13 @@ takes a second or two on a CPU, too long to freeze the window for)."""
 
 from __future__ import annotations
 
-import copy
 import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from .jobs import corpus_sample_job
+from core.pipelines.events import CorpusSampled
+from core.pipelines.sampling import corpus_sample
+
 from .workers import LatestWorker
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,7 @@ class CorpusSampler(QObject):
         """The sample if it has been taken; else None, and it is being taken."""
         bench = self.session.bench
         if self.sample is None and not self.job.running() and bench is not None:
-            model = copy.deepcopy(bench.model)   # see app/jobs.py: the GUI hooks its own
-            self.job.start(lambda: corpus_sample_job(bench, model),
+            self.job.start(lambda: corpus_sample(bench),
                            self._on_item, self._on_error, self._on_finished)
             log.info("Sampling the corpus for the node inspector…")
         return self.sample
@@ -41,10 +41,10 @@ class CorpusSampler(QObject):
         self.sample = None
 
     def _on_item(self, item) -> None:
-        if item[0] == "corpus_sample" and self.job.is_current(self.sender()):
-            self.sample = item[1]
+        if isinstance(item, CorpusSampled) and self.job.is_current(self.sender()):
+            self.sample = item.sample
             self.job.release()
-            log.info("Corpus sampled: %d sequences of %d tokens", *item[1].ids.shape)
+            log.info("Corpus sampled: %d sequences of %d tokens", *item.sample.ids.shape)
             self.ready.emit()
 
     def _on_error(self, message: str) -> None:

@@ -3,7 +3,8 @@
 It imports everything the app uses, trains a few steps in a worker thread on the best device,
 opens the shipped default model, ablates an edge of its circuit and checks the output moved by
 exactly what core computes, and renders the graph offscreen. It prints `self-test ok` and
-returns 0, or prints `self-test failed: <reason>` and returns 1.
+returns 0, or prints `self-test failed: <reason>` and returns 1. What is trained and measured
+comes from core.pipelines.selftest; the window, the worker thread and the drawing are the app's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import sys
 import tempfile
 import time
 import traceback
-
-TRAIN_STEPS = 5
 
 
 class SelfTestError(Exception):
@@ -72,27 +71,17 @@ def _run_checks() -> list[str]:
     return details
 
 
-def _training_steps(out: str, device):
-    from core.data.corpus import generate_programs
-    from core.data.sources import default_tokenizer
-    from core.data.stream import TokenStream
-    from core.presets import preset
-    from core.train import Trainer
-
-    tokenizer = default_tokenizer()
-    stream = TokenStream.from_documents(generate_programs(60, seed=0), tokenizer)
-    model_config, train_config = preset("tiny", tokenizer.vocab_size)
-    train_config.steps, train_config.batch_size, train_config.ckpt_every = TRAIN_STEPS, 4, TRAIN_STEPS
-    yield from Trainer(out, model_config, train_config, stream, tokenizer, str(device)).run()
-
-
 def _train_in_worker(app, device, out: str) -> str:
+    from core.pipelines.events import TrainEvent
+    from core.pipelines.selftest import TRAIN_STEPS, self_test_training
+
     from .workers import GeneratorWorker, WorkerHandle
 
-    worker = GeneratorWorker(lambda: _training_steps(out, device), min_interval_s=0.0)
+    worker = GeneratorWorker(lambda: self_test_training(out, str(device)), min_interval_s=0.0)
     losses, errors, done = [], [], []
     # Lambdas have no receiver, so they run on the worker's thread: they only record.
-    worker.yielded.connect(lambda e: losses.append(e.loss) if e.kind in ("step", "checkpoint") else None)
+    worker.yielded.connect(lambda e: losses.append(e.loss) if isinstance(e, TrainEvent)
+                           and e.kind in ("step", "checkpoint") else None)
     worker.errored.connect(errors.append)
     worker.finished.connect(done.append)
     handle = WorkerHandle(worker).start()
@@ -113,7 +102,7 @@ def _train_in_worker(app, device, out: str) -> str:
 def _open_ablate_render(app, settings_file: str) -> str:
     from PySide6.QtCore import QSettings
 
-    from core.outputs import predict
+    from core.pipelines.selftest import edge_ablation
 
     from .window import MainWindow
 
@@ -126,16 +115,15 @@ def _open_ablate_render(app, settings_file: str) -> str:
     circuit = session.circuit
     if circuit is None or not circuit.edges:
         raise SelfTestError("the default model opened without its circuit")
+    expected = edge_ablation(session.bench, circuit, session.ids, session.candidates,
+                             session.position)
     before = session.current.logit_diff
-    edge = max(circuit.edges, key=lambda e: abs(e["weight"]))
-    session.ablate("edge", [f"{edge['src']}->{edge['dst']}"])
+    session.ablate("edge", [expected.edge])
     app.processEvents()
-    bench = session.bench
-    expected = predict(bench.model, bench.tokenizer, session.ids, session.interventions,
-                       bench.means, session.candidates, session.position).logit_diff
     after = session.current.logit_diff
-    if abs(after - expected) > 1e-5:
-        raise SelfTestError(f"the app shows logit difference {after}, core computes {expected}")
+    for shown, computed in ((before, expected.before), (after, expected.after)):
+        if abs(shown - computed) > 1e-5:
+            raise SelfTestError(f"the app shows logit difference {shown}, core computes {computed}")
     if after == before:
         raise SelfTestError("ablating the circuit's strongest edge changed nothing")
     image = window.graph.grab().toImage()
@@ -146,4 +134,4 @@ def _open_ablate_render(app, settings_file: str) -> str:
         raise SelfTestError("the graph rendered as a blank image")
     window.close()
     return (f"default model: {circuit.n_nodes} nodes, {circuit.n_edges} edges; ablating "
-            f"{edge['src']}->{edge['dst']} moved the logit difference {before:+.3f} -> {after:+.3f}")
+            f"{expected.edge} moved the logit difference {before:+.3f} -> {after:+.3f}")

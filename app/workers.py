@@ -2,7 +2,11 @@
 
 The worker steps the generator, checks for cancel and pause between items, and reports
 through signals (throttled, so the GUI sees a few dozen updates a second at most). Only plain
-data crosses threads.
+data crosses threads. The generators are core's pipelines (core/pipelines/).
+
+A job that runs a model runs the GUI's own model object: installed hooks belong to the thread
+that installed them (core/hooks.py), so neither side sees the other's ablations, and the
+weights are read-only.
 """
 
 from __future__ import annotations

@@ -19,15 +19,14 @@ from pathlib import Path
 import torch
 
 from .circuit import Circuit
-from .commands.circuits import checks_for, prune_circuit
-from .data.sources import load_training_data
 from .fileio import atomic_write_text, replace_dir
-from .formats import read_json
 from .means import MEANS_FILE, compute_means
-from .presets import preset
+from .pipelines.events import CircuitReady, PruneEvent, TrainEvent, TrainingStarted
+from .pipelines.pruning import prune_and_check
+from .pipelines.training import TrainingSpec, run_state, training
 from .prune import PruneConfig
 from .tasks import BUILTIN_TASKS
-from .train import CHECKPOINT_DIR, Trainer, read_metrics
+from .train import CHECKPOINT_DIR, read_metrics
 from .workbench import Workbench
 
 SHIPPED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
@@ -35,32 +34,29 @@ SHIPPED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
 
 def train_small(run_dir: Path, seed: int) -> float:
     """Train (or finish training) the small preset; returns seconds spent now."""
-    state_path = run_dir / CHECKPOINT_DIR / "train_state.json"
-    data = load_training_data()
-    start = time.perf_counter()
-    if state_path.is_file():
-        state = read_json(state_path)
-        if state["step"] >= state["train_config"]["steps"]:
-            return 0.0
-        trainer = Trainer(run_dir, None, None, data.stream, data.tokenizer, resume=True)
-    else:
-        model_config, train_config = preset("small", data.tokenizer.vocab_size)
-        train_config.seed = seed
-        trainer = Trainer(run_dir, model_config, train_config, data.stream, data.tokenizer)
-    for event in trainer.run():
-        if event.kind == "checkpoint":
+    state = run_state(run_dir)
+    if state is not None and state["step"] >= state["train_config"]["steps"]:
+        return 0.0
+    start = None
+    for event in training(TrainingSpec(run_dir, "small", seed=seed, resume=state is not None)):
+        if isinstance(event, TrainingStarted):
+            start = time.perf_counter()
+        elif isinstance(event, TrainEvent) and event.kind == "checkpoint":
             print(f"step {event.step}/{event.total_steps} loss {event.loss:.3f} "
                   f"val {event.val_loss:.3f} ({event.elapsed_s:.0f} s)", file=sys.stderr)
     return time.perf_counter() - start
 
 
-def prune_and_check(bench: Workbench, task, seed: int) -> Circuit:
-    config = PruneConfig(seed=seed)
+def prune_task(bench: Workbench, task, seed: int) -> Circuit:
+    """The task's circuit with its checks; `prune_seconds` counts the pruning alone."""
     t0 = time.perf_counter()
-    circuit = prune_circuit(bench, task, config, 256, progress=False)
-    circuit.extra["prune_seconds"] = round(time.perf_counter() - t0, 1)
+    for event in prune_and_check(bench, task, PruneConfig(seed=seed), 256, checks=True):
+        if isinstance(event, PruneEvent) and event.circuit is not None:
+            prune_s = round(time.perf_counter() - t0, 1)
+        elif isinstance(event, CircuitReady):
+            circuit = event.circuit
+    circuit.extra["prune_seconds"] = prune_s
     circuit.model = "default"
-    circuit.checks = checks_for(bench, circuit, task, config, 256)
     return circuit
 
 
@@ -92,7 +88,7 @@ def main(argv=None) -> int:
         if done.is_file() and train_s == 0.0:
             circuit = Circuit.load(done)     # pruned by an interrupted build of this same model
         else:
-            circuit = prune_and_check(bench, BUILTIN_TASKS[name], args.seed)
+            circuit = prune_task(bench, BUILTIN_TASKS[name], args.seed)
             done.parent.mkdir(exist_ok=True)
             circuit.save(done)
         prune_s = circuit.extra["prune_seconds"]

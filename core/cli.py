@@ -1,15 +1,21 @@
-"""`sparse-circuits ...`: the headless commands. Bad input exits 2 with one line, no traceback."""
+"""`sparse-circuits ...`: the headless commands. Bad input exits 2 with one line, no traceback.
+
+This module runs alone, without Qt (`python -m core.cli`). The installed `sparse-circuits`
+program is `app.entry`, which adds the desktop app, `--self-test`, `--screenshot` and
+`bench gui` to this parser and hands every other command here.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
-
-LAUNCHED = time.perf_counter()
+from collections.abc import Callable
 
 from .fileio import FileFormatError
+
+# What `bench` measures here; app.entry adds the GUI's latencies.
+BENCH_KINDS = {"train": "a sparse step vs the same step dense"}
 
 
 class UsageError(Exception):
@@ -21,14 +27,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.ArgumentParser:
     parser = _Parser(prog="sparse-circuits",
                      description="Train weight-sparse transformers and study their circuits.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("--self-test", action="store_true",
-                        help="check that everything works (train, open, ablate, draw) and exit")
-    parser.add_argument("--screenshot", metavar="PNG",
-                        help="open the app, save the window once the default circuit shows, exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a weight-sparse model")
@@ -80,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
-    b.add_argument("what", choices=["train", "gui"],
-                   help="train: a sparse step vs the same step dense; gui: the app's latencies")
+    b.add_argument("what", choices=list(bench_kinds),
+                   help="; ".join(f"{kind}: {text}" for kind, text in bench_kinds.items()))
     b.add_argument("--preset", default="small")
     b.add_argument("--steps", type=int, default=15, help="timed steps of each kind (default 15)")
     b.add_argument("--device", help="default: the best available")
@@ -90,11 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """The headless commands alone."""
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None,
+        first: Callable[[argparse.Namespace], int | None] | None = None) -> int:
+    """Parse `argv` and run its command. `first` may take the parsed arguments over (app.entry:
+    the desktop app, `bench gui`) by returning an exit status; None leaves them to the commands
+    here. Bad input, from either, is one line on stderr and exit status 2."""
     try:
         args = parser.parse_args(argv)
+        status = first(args) if first is not None else None
+        if status is not None:
+            return status
         if args.command is None:
-            return gui_main(self_test=args.self_test, screenshot=args.screenshot)
+            raise UsageError(f"{parser.prog}: a command is required (see {parser.prog} --help)")
         from .commands import circuits
         handlers = {"train": cmd_train, "info": cmd_info, "bench": cmd_bench,
                     "tasks": circuits.cmd_tasks, "prune": circuits.cmd_prune,
@@ -120,21 +133,6 @@ def _version() -> str:
         return "unknown"
 
 
-def gui_main(self_test: bool = False, screenshot: str | None = None) -> int:
-    try:
-        from app.main import run_app  # the desktop app, when installed
-    except ImportError as e:
-        print(f"sparse-circuits: the desktop app needs PySide6 and pyqtgraph ({e}); install them "
-              f"with: pip install 'sparse-circuits[gui]'. The commands work without them:",
-              file=sys.stderr)
-        build_parser().print_help()
-        return 2
-    if self_test:
-        from app.selftest import run_self_test
-        return run_self_test()
-    return run_app(screenshot=screenshot, launched=LAUNCHED)
-
-
 def cmd_train(args) -> int:
     from .commands.train import run_training
     return run_training(args)
@@ -148,12 +146,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.what == "gui":
-        from app.bench import bench_gui
-        result = bench_gui()
-        print(json.dumps(result) if args.json else
-              "\n".join(f"{k:<26} {v:,.1f}" for k, v in result.items()))
-        return 0
     from .commands.bench import bench_train
     result = bench_train(args.preset, args.steps, args.device)
     if args.json:

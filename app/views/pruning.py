@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import pyqtgraph as pg
@@ -11,10 +10,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QSpinBox, QWidget)
 
-from core.prune import PruneConfig, PruneEvent
+from core.pipelines.events import CircuitReady, PruneEvent, Status
+from core.pipelines.pruning import prune_and_check
+from core.prune import PruneConfig
 from core.tasks import BUILTIN_TASKS
 
-from ..jobs import pruning_job
 from ..workers import start_worker
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,9 @@ class PruningPanel(QWidget):
         self.xs, self.losses, self.kept = [], [], []
         self.progress.setRange(0, config.steps)
         with_checks = self.checks.isChecked()
-        model = copy.deepcopy(bench.model)       # copied here, not while the GUI runs it
         self.failed = False
         self.handle = start_worker(
-            lambda: pruning_job(bench, model, task, config, 256, with_checks),
+            lambda: prune_and_check(bench, task, config, 256, with_checks),
             self._on_item, self._on_error, self._on_finished)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -116,10 +115,10 @@ class PruningPanel(QWidget):
             elif item.phase == "bisect":
                 self.status.setText(f"searching the smallest circuit: k={item.kept}, "
                                     f"loss {item.task_loss:.3f}")
-        elif item[0] == "status":
-            self.status.setText(item[1])
-        elif item[0] == "circuit":
-            c = item[1]
+        elif isinstance(item, Status):
+            self.status.setText(item.text)
+        elif isinstance(item, CircuitReady):
+            c = item.circuit
             self.status.setText(f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
                                 f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph.")
             log.info("Pruning finished: %s, %d nodes, %d edges, task loss %.3f",

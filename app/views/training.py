@@ -14,10 +14,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
                                QSpinBox, QWidget)
 
+from core.pipelines.events import Finished, Status, TrainEvent, TrainingStarted, WeightsSnapshot
+from core.pipelines.training import TrainingSpec, training
 from core.presets import PRESETS
-from core.train import TrainEvent
 
-from ..jobs import training_job
 from ..workers import start_worker
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,10 @@ class TrainingPanel(QWidget):
         device = self.device.currentData()
         corpus = self.corpus.text().strip() or None
         preset_name, steps = self.preset.currentText(), self.steps.value()
-        self.handle = start_worker(
-            lambda: training_job(preset_name, steps, None if device == "auto" else device,
-                                 corpus, out),
-            self._on_item, self._on_error, self._on_finished)
+        spec = TrainingSpec(out, preset_name, steps, device=None if device == "auto" else device,
+                            corpus=corpus)
+        self.handle = start_worker(lambda: training(spec, snapshot_every=100),
+                                   self._on_item, self._on_error, self._on_finished)
         self.pause_button.setText("Pause")
         self._set_running(True)
         log.info("Training started: preset %s, %s steps, corpus %s, run folder %s",
@@ -182,14 +182,16 @@ class TrainingPanel(QWidget):
             self.status.setText(f"step {item.step:,}/{item.total_steps:,} · loss {item.loss:.3f} · "
                                 f"L0 {item.l0_frac:.3f} · {item.tokens_per_s:,.0f} tokens/s on "
                                 f"{item.device} · ETA {format_eta(eta)}")
-        elif item[0] == "status":
-            self.status.setText(item[1])
-        elif item[0] == "weights":
-            w = item[1]
+        elif isinstance(item, Status):
+            self.status.setText(item.text)
+        elif isinstance(item, TrainingStarted):
+            self.status.setText(f"{item.n_params:,} parameters on {item.device}; {item.data}")
+        elif isinstance(item, WeightsSnapshot):
+            w = item.array
             self.weights_image.setImage(np.where(w > 0, 1.0, 0.0).T, levels=(0, 1),
                                         lut=np.array([[255, 255, 255], [30, 30, 30]], dtype=np.uint8))
-        elif item[0] == "finished":
-            self.finished_checkpoint = item[1]
+        elif isinstance(item, Finished):
+            self.finished_checkpoint = item.path
 
     def _on_error(self, message: str) -> None:
         log.error("Training failed: %s", message)

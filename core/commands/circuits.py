@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 
 from tqdm import tqdm
 
-from ..checks import evaluate_circuit, run_checks
+from ..checks import evaluate_circuit
 from ..circuit import Circuit
-from ..prune import PruneConfig, Pruner
+from ..pipelines.events import CircuitReady, PruneEvent
+from ..pipelines.pruning import circuit_checks, prune_and_check
+from ..prune import PruneConfig
 from ..tasks import BUILTIN_TASKS, get_task
 from ..taskeval import evaluate
 from ..workbench import Workbench
@@ -32,22 +35,24 @@ def cmd_tasks(args) -> int:
     return 0
 
 
-def prune_circuit(bench: Workbench, task, config: PruneConfig, n_examples: int,
-                  progress: bool = True) -> Circuit:
-    batch = bench.batch(task, n_examples, "train", config.seed)
-    bar = tqdm(total=config.steps, desc=f"pruning {task.name}", unit="step", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+def prune_with_progress(events, desc: str, total: int, progress: bool = True) -> Circuit:
+    """Drive a prune-and-check pipeline under a progress bar; returns its circuit."""
+    bar = tqdm(total=total, desc=desc, unit="step", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
     circuit = None
-    for event in Pruner(bench.model, batch, bench.means, config, task.name).run():
-        if event.phase == "optimize":
-            bar.update(event.step - bar.n)
-            bar.set_postfix(loss=f"{event.task_loss:.3f}", kept=event.kept)
-        elif event.phase == "bisect":
-            bar.set_postfix(phase="bisect", k=event.kept, loss=f"{event.task_loss:.3f}")
-        else:
-            circuit = event.circuit
+    with closing(events):
+        for event in events:
+            if isinstance(event, PruneEvent):
+                if event.phase == "optimize":
+                    bar.update(event.step - bar.n)
+                    bar.set_postfix(loss=f"{event.task_loss:.3f}", kept=event.kept)
+                elif event.phase == "bisect":
+                    bar.set_postfix(phase="bisect", k=event.kept, loss=f"{event.task_loss:.3f}")
+                else:
+                    bar.close()          # pruned; the checks, if asked for, follow the bar
+            elif isinstance(event, CircuitReady):
+                circuit = event.circuit
     bar.close()
-    circuit.model = bench.name
     return circuit
 
 
@@ -56,9 +61,8 @@ def cmd_prune(args) -> int:
     task = get_task(args.task)
     config = PruneConfig(target_loss=args.target_loss, ablation=args.ablation, seed=args.seed,
                          calibrate=args.calibrate, steps=args.steps or PruneConfig.steps)
-    circuit = prune_circuit(bench, task, config, args.examples, progress=not args.quiet)
-    if args.checks:
-        circuit.checks = checks_for(bench, circuit, task, config, args.examples)
+    circuit = prune_with_progress(prune_and_check(bench, task, config, args.examples, args.checks),
+                                  f"pruning {task.name}", config.steps, progress=not args.quiet)
     circuit.save(args.out)
     cal = f", calibration {circuit.calibration}" if circuit.calibration else ""
     reached = "" if circuit.loss_circuit <= circuit.target_loss else " (target NOT reached)"
@@ -66,12 +70,6 @@ def cmd_prune(args) -> int:
           f"{circuit.loss_circuit:.3f} (full model {circuit.loss_full:.3f}, target "
           f"{circuit.target_loss}){reached}{cal} -> {args.out}", file=sys.stderr)
     return 0
-
-
-def checks_for(bench: Workbench, circuit: Circuit, task, config: PruneConfig, n: int) -> dict:
-    batch = bench.batch(task, n, "train", circuit.seed)
-    heldout = bench.batch(task, n, "heldout", circuit.seed)
-    return run_checks(bench.model, circuit, batch, heldout, bench.means, bench.stream, config)
 
 
 def cmd_eval(args) -> int:
@@ -98,7 +96,7 @@ def cmd_check(args) -> int:
     task = get_task(args.task or circuit.task)
     config = PruneConfig(target_loss=circuit.target_loss, ablation=circuit.ablation,
                          seed=circuit.seed, calibrate=circuit.calibration is not None)
-    results = checks_for(bench, circuit, task, config, args.examples)
+    results = circuit_checks(bench, circuit, task, config, args.examples)
     if args.json:
         print(json.dumps(results))
     else:

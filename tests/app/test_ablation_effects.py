@@ -3,6 +3,7 @@ import functools
 import pytest
 
 import app.ablation_effects
+import core.pipelines.effects
 from core.interventions import Intervention
 from core.outputs import predict
 
@@ -10,8 +11,8 @@ from core.outputs import predict
 @pytest.fixture
 def one_node_batches(monkeypatch):
     """Deliver every node's effect on its own, so a run is many updates long."""
-    monkeypatch.setattr(app.ablation_effects, "ablation_effects_job",
-                        functools.partial(app.ablation_effects.ablation_effects_job, batch_s=0.0))
+    monkeypatch.setattr(app.ablation_effects, "ablation_effects",
+                        functools.partial(core.pipelines.effects.ablation_effects, batch_s=0.0))
 
 
 def expected_effect(session, node, extra=()):

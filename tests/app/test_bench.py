@@ -1,6 +1,6 @@
 import json
 
-from core.cli import main
+from app.entry import main
 
 
 def test_bench_gui_reports_the_three_latencies(default_model, capsys, qapp):

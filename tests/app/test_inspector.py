@@ -4,18 +4,18 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
-import app.jobs
+import core.pipelines.sampling
 
 
 @pytest.fixture
 def slow_sampling(monkeypatch):
     """Sampling the corpus as slow as on the full corpus (about 1.8 s), a bit shorter."""
-    real = app.jobs.sample_corpus
+    real = core.pipelines.sampling.sample_corpus
 
     def slow(*args, **kwargs):
         time.sleep(0.8)
         return real(*args, **kwargs)
-    monkeypatch.setattr(app.jobs, "sample_corpus", slow)
+    monkeypatch.setattr(core.pipelines.sampling, "sample_corpus", slow)
 
 
 def test_the_corpus_is_sampled_in_a_worker(window, qtbot, slow_sampling):

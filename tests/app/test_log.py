@@ -5,6 +5,7 @@ import threading
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import app.views.pruning
+from core.pipelines.events import Status
 
 STAMP = r"\d\d:\d\d:\d\d  "
 
@@ -38,9 +39,9 @@ def test_status_messages_and_thread_logging_reach_the_log(window, qtbot, menu_ac
 
 def test_worker_start_finish_and_errors_are_logged(window, qtbot, monkeypatch):
     def failing_job(*args):
-        yield ("status", "starting")
+        yield Status("starting")
         raise RuntimeError("the masks went to NaN")
-    monkeypatch.setattr(app.views.pruning, "pruning_job", failing_job)
+    monkeypatch.setattr(app.views.pruning, "prune_and_check", failing_job)
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
     panel = window.pruning

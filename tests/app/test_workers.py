@@ -1,5 +1,7 @@
 import time
 
+import torch
+
 import pytest
 
 from app.window import MainWindow
@@ -8,8 +10,8 @@ from core.data.sources import TrainingData
 
 @pytest.fixture
 def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
-    import app.jobs
-    monkeypatch.setattr(app.jobs, "load_training_data",
+    import core.pipelines.training
+    monkeypatch.setattr(core.pipelines.training, "load_training_data",
                         lambda corpus=None: TrainingData(small_stream, tokenizer, "test corpus"))
     w = MainWindow()
     qtbot.addWidget(w)
@@ -79,7 +81,8 @@ def test_pruning_runs_in_a_worker_and_opens_the_circuit(window, qtbot):
     assert circuit.task == "bracket_counting"
     assert window.session.circuit is circuit
     assert window.session.graph.nodes == circuit.nodes
-    assert window.session.bench.model.transformer.h[0].mlp.c_fc.weight.requires_grad
+    # The GUI's model was pruned in place of a copy, and stays read-only.
+    assert not window.session.bench.model.transformer.h[0].mlp.c_fc.weight.requires_grad
     log = window.log_panel.text.toPlainText()
     assert "Pruning started: bracket_counting" in log
     assert f"Pruning finished: bracket_counting, {circuit.n_nodes} nodes" in log
@@ -92,3 +95,46 @@ def test_closing_mid_run_exits_cleanly(window, qtbot):
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
     window.close()
     assert not panel.handle.running()
+
+
+def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkeypatch):
+    """Pruning, the corpus sample and the ablation effects all run the very model object the
+    GUI runs (hooks are per thread), so a job never doubles the memory a model takes."""
+    import copy
+
+    import core.node_stats
+    import core.prune
+    seen, copies = [], []
+    real_deepcopy = copy.deepcopy
+
+    def deepcopy(x, memo=None):
+        if isinstance(x, torch.nn.Module):
+            copies.append(type(x).__name__)
+        return real_deepcopy(x, memo)
+    monkeypatch.setattr(copy, "deepcopy", deepcopy)
+    real_init = core.prune.Pruner.__init__
+    monkeypatch.setattr(core.prune.Pruner, "__init__",
+                        lambda self, model, *a, **k: (seen.append(("prune", model)),
+                                                      real_init(self, model, *a, **k))[1])
+    real_sample = core.node_stats.sample_corpus
+    monkeypatch.setattr("core.pipelines.sampling.sample_corpus",
+                        lambda model, *a, **k: (seen.append(("sample", model)),
+                                                real_sample(model, *a, **k))[1])
+    import app.ablation_effects
+    real_effects = app.ablation_effects.ablation_effects
+    monkeypatch.setattr(app.ablation_effects, "ablation_effects",
+                        lambda model, *a, **k: (seen.append(("effects", model)),
+                                                real_effects(model, *a, **k))[1])
+    model = window.session.bench.model
+    panel = window.pruning
+    panel.steps.setValue(5)
+    panel.checks.setChecked(False)
+    with qtbot.waitSignal(panel.circuit_ready, timeout=60_000):
+        panel.start()
+    window.sampler.request()
+    qtbot.waitUntil(lambda: window.sampler.sample is not None, timeout=30_000)
+    assert window.effects.start() is None
+    qtbot.waitUntil(lambda: len(window.effects.effects or ()) == window.effects.total, timeout=60_000)
+    assert [kind for kind, _ in seen] == ["prune", "sample", "effects"]
+    assert all(m is model for _, m in seen)
+    assert window.effects.effects and not copies

@@ -63,6 +63,7 @@ def test_train_on_a_user_corpus_skips_bad_files(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "60 files, 1 skipped" in err
     assert len(read_metrics(tmp_path / "run")) >= 2
+    one_line_error(capsys, ["train", "--resume", "--out", str(tmp_path / "run")], "finished")
 
 
 @pytest.mark.slow

@@ -1,0 +1,66 @@
+"""What a pipeline reports while it runs: small dataclasses of plain data, safe to hand from a
+worker thread to the GUI. Training and pruning also yield their own step events, `TrainEvent`
+and `PruneEvent`, re-exported here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..prune import PruneEvent
+from ..train import TrainEvent
+
+if TYPE_CHECKING:
+    from ..circuit import Circuit
+    from ..node_stats import CorpusSample
+
+__all__ = ["Status", "TrainingStarted", "WeightsSnapshot", "Finished", "CircuitReady",
+           "EffectsBatch", "CorpusSampled", "TrainEvent", "PruneEvent"]
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the job is doing now, for a status line."""
+    text: str
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """The run is set up; its steps follow."""
+    preset: str
+    n_params: int
+    device: str               # described: "cpu", "cuda (NVIDIA H100 ...)"
+    data: str                 # what was read: "embedded corpus (20051 documents), 4,259,994 tokens"
+    start_step: int           # 0, or the step a resumed run continues from
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class WeightsSnapshot:
+    """|weights| of layer 0's MLP input matrix: a picture of the weights going sparse."""
+    array: np.ndarray
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A finished training run: its checkpoint folder."""
+    path: str
+
+
+@dataclass(frozen=True)
+class CircuitReady:
+    """The pruned circuit (with its checks, if they were asked for)."""
+    circuit: Circuit
+
+
+@dataclass(frozen=True)
+class EffectsBatch:
+    """Ablation effects measured since the last batch: node -> change of the metric."""
+    effects: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CorpusSampled:
+    sample: CorpusSample

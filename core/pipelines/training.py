@@ -1,0 +1,99 @@
+"""A training run, set up once for every caller (`sparse-circuits train`, the app's training
+panel, the default model's build, the self-test): a preset on a corpus, or a run to resume,
+then the trainer's steps as events. Closing the generator between steps saves a checkpoint to
+resume from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.sources import TrainingData, load_training_data
+from ..device import describe, pick_device
+from ..formats import load_ours, read_json
+from ..presets import PRESETS, preset
+from ..train import CHECKPOINT_DIR, Trainer
+from .events import Finished, Status, TrainingStarted, WeightsSnapshot
+
+
+@dataclass
+class TrainingSpec:
+    out: Path                          # the run folder: metrics.jsonl and checkpoint/
+    preset: str = "tiny"
+    steps: int | None = None           # None: the preset's (a resumed run keeps its own)
+    seed: int | None = None            # None: the preset's
+    device: str | None = None          # None: the best available
+    corpus: str | None = None          # a folder of .py files; None: the embedded corpus
+    resume: bool = False               # continue the run in `out` exactly
+    data: TrainingData | None = None   # data already loaded (instead of reading `corpus`)
+
+
+def run_state(run_dir) -> dict | None:
+    """The saved `train_state.json` of a run folder (`step`, `train_config`), or None."""
+    path = Path(run_dir) / CHECKPOINT_DIR / "train_state.json"
+    return read_json(path) if path.is_file() else None
+
+
+def weight_pattern(model) -> np.ndarray:
+    """|weights| of the first MLP's input matrix, a picture of the weights going sparse."""
+    w = model.transformer.h[0].mlp.c_fc.weight.detach()
+    return w.abs().float().cpu().numpy().copy()
+
+
+def _saved_data(run_dir: Path, corpus: str | None) -> TrainingData:
+    """A run's data for resuming it: its corpus (unless another is given), its tokenizer."""
+    saved = load_ours(run_dir / CHECKPOINT_DIR)
+    return load_training_data(corpus or saved.meta.get("corpus"), tokenizer=saved.tokenizer)
+
+
+def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
+    """Status, TrainingStarted, then a TrainEvent per step (with a WeightsSnapshot first and
+    every `snapshot_every` steps, if asked), and Finished with the checkpoint folder."""
+    run_dir = Path(spec.out)
+    device = pick_device(spec.device)
+    if spec.resume:
+        state = run_state(run_dir)
+        if state is None:
+            raise FileExistsError(f"{run_dir}: nothing to resume (no checkpoint there)")
+        saved_steps = state["train_config"]["steps"]
+        if spec.steps is not None and spec.steps != saved_steps:
+            raise ValueError(f"--steps {spec.steps} differs from the run's {saved_steps}; "
+                             f"a resumed run keeps its schedule")
+        if state["step"] >= saved_steps:
+            raise ValueError(f"{run_dir}: the run is finished ({saved_steps} steps); "
+                             f"nothing to resume")
+    else:
+        if spec.steps is not None and spec.steps < 1:
+            raise ValueError(f"--steps must be positive, got {spec.steps}")
+        if spec.preset not in PRESETS:
+            raise ValueError(f"unknown preset {spec.preset!r} (choose from {', '.join(PRESETS)})")
+    yield Status("reading the corpus…")
+    if spec.resume:
+        data = spec.data or _saved_data(run_dir, spec.corpus)
+        trainer = Trainer(run_dir, None, None, data.stream, data.tokenizer, str(device), resume=True)
+    else:
+        data = spec.data or load_training_data(spec.corpus)
+        model_config, train_config = preset(spec.preset, data.tokenizer.vocab_size)
+        if spec.steps is not None:
+            train_config.steps = spec.steps
+        if spec.seed is not None:
+            train_config.seed = spec.seed
+        corpus = str(Path(spec.corpus).resolve()) if spec.corpus else None
+        trainer = Trainer(run_dir, model_config, train_config, data.stream, data.tokenizer,
+                          str(device), corpus=corpus)
+    total = trainer.cfg.steps
+    yield TrainingStarted(trainer.cfg.preset, trainer.model.num_params(), describe(device),
+                          data.description, trainer.start_step, total)
+    if snapshot_every:
+        yield WeightsSnapshot(weight_pattern(trainer.model))
+    with closing(trainer.run()) as steps:      # closed early: the trainer saves a checkpoint
+        for event in steps:
+            yield event
+            if snapshot_every and event.kind != "done" and (
+                    event.step % snapshot_every == 0 or event.step == total):
+                yield WeightsSnapshot(weight_pattern(trainer.model))
+    yield Finished(str(run_dir / CHECKPOINT_DIR))
