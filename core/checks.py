@@ -9,7 +9,7 @@ cannot find an equally good "circuit" in a model with random weights (Drori, 202
 from __future__ import annotations
 
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -94,26 +94,78 @@ def reinitialised(model: GPT, seed: int = 0) -> GPT:
 
 def reinit_control(model, circuit, batch, stream_factory, prune_config: PruneConfig) -> float:
     """Prune a re-initialised twin with the same pruner; its loss at the circuit's size."""
+    *_, (_, loss) = iter_reinit_control(model, circuit, batch, stream_factory, prune_config)
+    return loss
+
+
+def iter_reinit_control(model, circuit, batch, stream_factory, prune_config: PruneConfig):
+    """reinit_control as a generator: ("progress", fraction done) as it goes, then ("loss", x)."""
     from .means import compute_means
     twin = reinitialised(model, seed=prune_config.seed + 1)
     twin_means = compute_means(twin, stream_factory()) if circuit.ablation == "mean" else None
     pruner = Pruner(twin, batch, twin_means, replace(prune_config, ablation=circuit.ablation))
     for event in pruner.run():
-        if event.phase == "bisect":      # the optimisation is what we need; skip the search
+        if event.phase != "optimize":    # the optimisation is what we need; skip the search
             break
-    return pruner.loss_with_top(circuit.n_nodes, pruner.ranking())
+        yield "progress", event.step / max(1, event.total)
+    yield "loss", pruner.loss_with_top(circuit.n_nodes, pruner.ranking())
+
+
+@dataclass(frozen=True)
+class CheckProgress:
+    """Where the checks are: `check` is running (value None) or has just given `value`."""
+    check: str
+    done: int                 # checks finished so far
+    total: int
+    value: float | None = None
+    fraction: float = 0.0     # how far the running check is (the re-init control is long)
+
+    @property
+    def overall(self) -> float:
+        """Share of the whole done: the re-init control, which prunes a twin model, takes
+        about three quarters of the time, the other checks the rest."""
+        quick = self.total - 1
+        if self.done < quick:
+            return 0.25 * (self.done + self.fraction) / quick
+        return 0.25 + 0.75 * (self.fraction if self.done == quick else 1.0)
+
+
+def iter_checks(model, circuit: Circuit, batch: TaskBatch, heldout: TaskBatch, means,
+                stream_factory, prune_config: PruneConfig | None = None, draws: int = 20):
+    """CheckProgress events, one check after another; the last one of each carries its value."""
+    prune_config = prune_config or PruneConfig(seed=circuit.seed)
+    steps = [
+        ("sufficiency_loss", lambda: sufficiency(model, circuit, batch, means)),
+        ("necessity_loss", lambda: necessity(model, circuit, batch, means)),
+        ("random_circuit_loss_mean",
+         lambda: random_circuits(model, circuit, batch, means, draws, seed=circuit.seed)),
+        ("zero_ablation_loss", lambda: zero_ablation(model, circuit, batch, means)),
+        ("heldout_loss", lambda: sufficiency(model, circuit, heldout, means)),
+    ]
+    total = len(steps) + 1
+    for done, (name, measure) in enumerate(steps):
+        yield CheckProgress(name, done, total)
+        value = measure()
+        if name == "random_circuit_loss_mean":
+            mean, std = value
+            yield CheckProgress("random_circuit_loss_std", done, total, std)
+            value = mean
+        yield CheckProgress(name, done + 1, total, value)
+    name = "reinit_control_loss"
+    yield CheckProgress(name, total - 1, total)
+    for kind, value in iter_reinit_control(model, circuit, batch, stream_factory, prune_config):
+        if kind == "progress":
+            yield CheckProgress(name, total - 1, total, fraction=value)
+        else:
+            yield CheckProgress(name, total, total, value)
 
 
 def run_checks(model, circuit: Circuit, batch: TaskBatch, heldout: TaskBatch, means,
                stream_factory, prune_config: PruneConfig | None = None, draws: int = 20) -> dict:
-    mean, std = random_circuits(model, circuit, batch, means, draws, seed=circuit.seed)
-    return {
-        "sufficiency_loss": sufficiency(model, circuit, batch, means),
-        "necessity_loss": necessity(model, circuit, batch, means),
-        "random_circuit_loss_mean": mean,
-        "random_circuit_loss_std": std,
-        "zero_ablation_loss": zero_ablation(model, circuit, batch, means),
-        "heldout_loss": sufficiency(model, circuit, heldout, means),
-        "reinit_control_loss": reinit_control(model, circuit, batch, stream_factory,
-                                              prune_config or PruneConfig(seed=circuit.seed)),
-    }
+    """Every check at once: {check name: loss}."""
+    results = {}
+    for event in iter_checks(model, circuit, batch, heldout, means, stream_factory,
+                             prune_config, draws):
+        if event.value is not None:
+            results[event.check] = event.value
+    return {k: results[k] for k in CHECK_NAMES}

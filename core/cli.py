@@ -80,6 +80,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     c.add_argument("--examples", type=int, default=256)
     c.add_argument("--device")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--quiet", action="store_true", help="no progress")
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument("what", choices=list(bench_kinds),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -10,7 +11,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QSpinBox, QWidget)
 
+from core.checks import CheckProgress
+from core.commands.progress import format_duration
 from core.pipelines.events import CircuitReady, PruneEvent, Status
+from core.verdicts import CHECKS
 from core.pipelines.pruning import prune_and_check
 from core.prune import PruneConfig
 from core.tasks import BUILTIN_TASKS
@@ -18,6 +22,7 @@ from core.tasks import BUILTIN_TASKS
 from ..workers import start_worker
 
 log = logging.getLogger(__name__)
+CHECK_LABELS = {c.key: c.label for c in CHECKS}
 
 
 class PruningPanel(QWidget):
@@ -82,8 +87,14 @@ class PruningPanel(QWidget):
         config = PruneConfig(target_loss=self.target.value(), ablation=self.ablation.currentText(),
                              steps=self.steps.value())
         self.xs, self.losses, self.kept = [], [], []
-        self.progress.setRange(0, config.steps)
         with_checks = self.checks.isChecked()
+        # One bar for the whole job: the masks, then (if asked for) the checks, which take
+        # about as long again; each stage shows its own estimate of the time left.
+        self.mask_share = 500 if with_checks else 1000
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.stage_start = time.monotonic()
+        self.stage = "masks"
         self.failed = False
         self.handle = start_worker(
             lambda: prune_and_check(bench, task, config, 256, with_checks),
@@ -109,12 +120,20 @@ class PruningPanel(QWidget):
                 self.kept.append(item.kept)
                 self.loss_curve.setData(self.xs, self.losses)
                 self.kept_curve.setData(self.xs, self.kept)
-                self.progress.setValue(item.step)
-                self.status.setText(f"step {item.step}/{item.total}: task loss "
-                                    f"{item.task_loss:.3f}, {item.kept} nodes kept")
+                self.progress.setValue(int(self.mask_share * item.step / item.total))
+                self.status.setText(f"Masks, step {item.step}/{item.total}: task loss "
+                                    f"{item.task_loss:.3f}, {item.kept} nodes kept"
+                                    f"{self._eta(item.step / item.total)}")
             elif item.phase == "bisect":
                 self.status.setText(f"searching the smallest circuit: k={item.kept}, "
                                     f"loss {item.task_loss:.3f}")
+        elif isinstance(item, CheckProgress):
+            if self.stage != "checks":
+                self.stage, self.stage_start = "checks", time.monotonic()
+            self.progress.setValue(self.mask_share + int((1000 - self.mask_share) * item.overall))
+            label = CHECK_LABELS.get(item.check, item.check)
+            self.status.setText(f"Faithfulness checks, {item.done + 1}/{item.total}: {label}"
+                                f"{self._eta(item.overall)}")
         elif isinstance(item, Status):
             self.status.setText(item.text)
         elif isinstance(item, CircuitReady):
@@ -124,6 +143,13 @@ class PruningPanel(QWidget):
             log.info("Pruning finished: %s, %d nodes, %d edges, task loss %.3f",
                      c.task, c.n_nodes, c.n_edges, c.loss_circuit)
             self.circuit_ready.emit(c)
+
+    def _eta(self, fraction: float) -> str:
+        """', about N left' for the running stage, once there is something to go by."""
+        elapsed = time.monotonic() - self.stage_start
+        if fraction <= 0.02 or elapsed < 2 or fraction >= 1:
+            return ""
+        return f"; about {format_duration(elapsed / fraction * (1 - fraction))} left"
 
     def _on_error(self, message: str) -> None:
         self.failed = True

@@ -6,13 +6,14 @@ import json
 import sys
 from contextlib import closing
 
-from tqdm import tqdm
-
-from ..checks import evaluate_circuit
+from ..checks import CHECK_NAMES, CheckProgress, evaluate_circuit
 from ..circuit import Circuit
 from ..pipelines.events import CircuitReady, PruneEvent
-from ..pipelines.pruning import circuit_checks, prune_and_check
+from ..pipelines.pruning import iter_circuit_checks, prune_and_check
+from ..provenance import check_circuit_fits
 from ..prune import PruneConfig
+from ..verdicts import CHECKS, format_table
+from .progress import progress_bar
 from ..tasks import BUILTIN_TASKS, get_task
 from ..taskeval import evaluate
 from ..workbench import Workbench
@@ -35,14 +36,38 @@ def cmd_tasks(args) -> int:
     return 0
 
 
+CHECK_LABELS = {c.key: c.label for c in CHECKS}
+
+
+class ChecksProgress:
+    """A second bar for the checks, in thousandths of the whole (the re-init control, which
+    prunes a twin model, is most of it)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def show(self, event: CheckProgress) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(1000, "checks", self.enabled, unit="‰")
+        done = int(1000 * event.overall)
+        self.bar.update(done - self.bar.n)
+        self.bar.set_postfix(check=CHECK_LABELS.get(event.check, event.check))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def prune_with_progress(events, desc: str, total: int, progress: bool = True) -> Circuit:
-    """Drive a prune-and-check pipeline under a progress bar; returns its circuit."""
-    bar = tqdm(total=total, desc=desc, unit="step", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
+    """Drive a prune-and-check pipeline under progress bars; returns its circuit."""
+    bar = progress_bar(total, desc, progress)
+    checks = ChecksProgress(progress)
     circuit = None
     with closing(events):
         for event in events:
-            if isinstance(event, PruneEvent):
+            if isinstance(event, CheckProgress):
+                checks.show(event)
+            elif isinstance(event, PruneEvent):
                 if event.phase == "optimize":
                     bar.update(event.step - bar.n)
                     bar.set_postfix(loss=f"{event.task_loss:.3f}", kept=event.kept)
@@ -53,6 +78,7 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
             elif isinstance(event, CircuitReady):
                 circuit = event.circuit
     bar.close()
+    checks.close()
     return circuit
 
 
@@ -78,6 +104,7 @@ def cmd_eval(args) -> int:
     batch = bench.batch(task, args.examples, args.split)
     if args.circuit:
         circuit = Circuit.load(args.circuit)
+        check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, args.circuit)
         result = evaluate_circuit(bench.model, batch, circuit.nodes, bench.means, circuit.ablation,
                                   circuit.calibration)
     else:
@@ -96,10 +123,18 @@ def cmd_check(args) -> int:
     task = get_task(args.task or circuit.task)
     config = PruneConfig(target_loss=circuit.target_loss, ablation=circuit.ablation,
                          seed=circuit.seed, calibrate=circuit.calibration is not None)
-    results = circuit_checks(bench, circuit, task, config, args.examples)
+    check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, args.circuit)
+    bar = ChecksProgress(not args.quiet)
+    results = {}
+    with closing(iter_circuit_checks(bench, circuit, task, config, args.examples)) as events:
+        for event in events:
+            bar.show(event)
+            if event.value is not None:
+                results[event.check] = event.value
+    bar.close()
+    results = {k: results[k] for k in CHECK_NAMES}
     if args.json:
         print(json.dumps(results))
     else:
-        for key, value in results.items():
-            print(f"{key:<26} {value:.4f}")
+        print(format_table(results, circuit.target_loss, circuit.loss_full))
     return 0

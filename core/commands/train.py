@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
 
 from ..pipelines.events import Finished, TrainEvent, TrainingStarted
 from ..pipelines.training import TrainingSpec, training
 from ..train import CHECKPOINT_DIR
+from .progress import progress_bar
 
 
 def run_training(args) -> int:
@@ -23,8 +23,8 @@ def run_training(args) -> int:
             if isinstance(event, TrainingStarted):
                 print(f"training {event.preset}: {event.n_params:,} parameters on {event.device}; "
                       f"data: {event.data}", file=sys.stderr)
-                bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step",
-                           disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+                bar = progress_bar(event.total_steps, "training", not args.quiet,
+                                   initial=event.start_step)
             elif isinstance(event, TrainEvent):
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.loss:.3f}", l0=f"{event.l0_frac:.3f}",

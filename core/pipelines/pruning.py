@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 
-from ..checks import run_checks
+from ..checks import CHECK_NAMES, CheckProgress, iter_checks
 from ..circuit import Circuit
 from ..prune import PruneConfig, Pruner
 from ..workbench import Workbench
@@ -29,13 +29,19 @@ def prune_and_check(bench: Workbench, task, config: PruneConfig, n_examples: int
     circuit.extra["model_fingerprint"] = bench.fingerprint
     if checks:
         yield Status("running the faithfulness checks…")
-        circuit.checks = circuit_checks(bench, circuit, task, config, n_examples)
+        results = {}
+        for event in iter_circuit_checks(bench, circuit, task, config, n_examples):
+            yield event
+            if event.value is not None:
+                results[event.check] = event.value
+        circuit.checks = {k: results[k] for k in CHECK_NAMES}
     yield CircuitReady(circuit)
 
 
-def circuit_checks(bench: Workbench, circuit: Circuit, task, config: PruneConfig,
-                   n_examples: int = 256) -> dict:
-    """The faithfulness checks of `circuit` on the task's training and held-out examples."""
+def iter_circuit_checks(bench: Workbench, circuit: Circuit, task, config: PruneConfig,
+                        n_examples: int = 256) -> Iterator[CheckProgress]:
+    """The faithfulness checks of `circuit` on the task's training and held-out examples, as
+    CheckProgress events (each check's value arrives in the event that finishes it)."""
     batch = bench.batch(task, n_examples, "train", circuit.seed)
     heldout = bench.batch(task, n_examples, "heldout", circuit.seed)
-    return run_checks(bench.model, circuit, batch, heldout, bench.means, bench.stream, config)
+    yield from iter_checks(bench.model, circuit, batch, heldout, bench.means, bench.stream, config)

@@ -138,3 +138,18 @@ def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkey
     assert [kind for kind, _ in seen] == ["prune", "sample", "effects"]
     assert all(m is model for _, m in seen)
     assert window.effects.effects and not copies
+
+
+def test_pruning_with_checks_shows_the_checks_as_their_own_stage(window, qtbot):
+    panel = window.pruning
+    panel.steps.setValue(5)
+    panel.checks.setChecked(True)
+    texts = []
+    original = panel.status.setText
+    panel.status.setText = lambda text: (texts.append(text), original(text))[1]
+    with qtbot.waitSignal(panel.circuit_ready, timeout=120_000) as got:
+        panel.start()
+    assert set(got.args[0].checks) >= {"sufficiency_loss", "reinit_control_loss"}
+    assert any(t.startswith("Masks, step") for t in texts)
+    assert any(t.startswith("Faithfulness checks, 6/6: re-init control") for t in texts)
+    assert panel.progress.value() == 1000 or "Opened in the graph" in texts[-1]

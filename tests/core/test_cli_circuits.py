@@ -61,3 +61,26 @@ def test_circuit_command_errors(capsys, tmp_path, trained):
     assert main(["check", str(trained), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_circuit_of_another_model_is_refused(capsys, trained):
+    from core.workbench import default_model_dir
+    quote = str(default_model_dir() / "circuits" / "single_double_quote.json")
+    for argv in (["check", str(trained), quote],
+                 ["eval", str(trained), "--task", "single_double_quote", "--circuit", quote]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "single_double_quote.json" in err and "default" in err and str(trained) in err
+
+
+def test_check_prints_a_table_with_verdicts(capsys, tmp_path, trained):
+    out = tmp_path / "c.json"
+    assert main(["prune", str(trained), "--task", "bracket_counting", "--steps", "5",
+                 "--examples", "32", "--target-loss", "0.6", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(trained), str(out), "--examples", "32", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["check", "value", "better", "verdict"]
+    assert any(line.startswith("without circuit") and "higher" in line for line in lines)
+    assert lines[-1].startswith("overall: ")

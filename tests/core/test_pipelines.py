@@ -8,6 +8,7 @@ from core.interventions import Intervention
 from core.means import compute_means
 from core.outputs import predict
 from core.pipelines.effects import ablation_effects, effect_metric
+from core.checks import CheckProgress
 from core.pipelines.events import (CircuitReady, CorpusSampled, EffectsBatch, Finished,
                                    PruneEvent, Status, TrainEvent, TrainingStarted,
                                    WeightsSnapshot)
@@ -98,11 +99,17 @@ def test_prune_and_check_yields_a_circuit_with_its_checks(bench):
     events = list(prune_and_check(bench, task, config, 32, checks=True))
     optimize = [e for e in events if isinstance(e, PruneEvent) and e.phase == "optimize"]
     assert [e.step for e in optimize] == list(range(1, 11))
-    assert events[-2] == Status("running the faithfulness checks…")
+    status = events.index(Status("running the faithfulness checks…"))
+    checks = events[status + 1:-1]
+    assert checks and all(isinstance(e, CheckProgress) for e in checks)
+    assert [e.overall for e in checks] == sorted(e.overall for e in checks)   # never goes back
+    assert checks[-1].overall == 1.0
     ready = events[-1]
     assert isinstance(ready, CircuitReady)
     circuit = ready.circuit
-    assert circuit.task == "bracket_counting" and circuit.model == bench.name
+    assert circuit.task == "bracket_counting" and circuit.model == bench.ref
+    assert circuit.extra["model_fingerprint"] == bench.fingerprint
+    assert circuit.checks == {e.check: e.value for e in checks if e.value is not None}
     assert set(circuit.checks) >= {"sufficiency_loss", "necessity_loss", "heldout_loss"}
     assert circuit.checks["sufficiency_loss"] == pytest.approx(circuit.loss_circuit, abs=1e-4)
     without = list(prune_and_check(bench, task, config, 32))
