@@ -72,6 +72,7 @@ class NodeInspector(QScrollArea):
         session.selection_changed.connect(self._on_selection)
         session.predictions_changed.connect(self.refresh_prompt)
         sampler.ready.connect(self._on_sample_ready)
+        sampler.progress.connect(self._on_sample_progress)
         sampler.failed.connect(self._on_sample_failed)
 
     @staticmethod
@@ -123,12 +124,17 @@ class NodeInspector(QScrollArea):
         if self.node is not None:
             self._show_corpus(self.node)
 
+    def _on_sample_progress(self, done: int, total: int) -> None:
+        if self.node is not None and not self.sampler.has(self.node):
+            self.examples.setText(f"<i>sampling corpus… {done / total:.0%}</i>")
+
     def _on_sample_failed(self, message: str) -> None:
         if self.node is not None:
             self.examples.setText(f"<i>Could not sample the corpus: {html.escape(message)}</i>")
 
     def _show_corpus(self, node: str) -> None:
-        sample = self.sampler.request()
+        graph = self.session.graph
+        sample = self.sampler.request(node, graph.nodes if graph is not None else ())
         if sample is None:
             self.histogram.clear()
             self.examples.setText("<i>sampling corpus…</i>")

@@ -14,10 +14,10 @@ from ..train import TrainEvent
 
 if TYPE_CHECKING:
     from ..circuit import Circuit
-    from ..node_stats import CorpusSample
 
 __all__ = ["Status", "TrainingStarted", "WeightsSnapshot", "Finished", "CircuitReady",
-           "EffectsBatch", "CorpusSampled", "TrainEvent", "PruneEvent"]
+           "EffectsBatch", "TokensSampled", "SampleProgress", "NodesSampled", "TrainEvent",
+           "PruneEvent"]
 
 
 @dataclass(frozen=True)
@@ -62,5 +62,18 @@ class EffectsBatch:
 
 
 @dataclass(frozen=True)
-class CorpusSampled:
-    sample: CorpusSample
+class TokensSampled:
+    """The corpus tokens the node inspector samples activations on: [n_seq, seq_len]."""
+    ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class SampleProgress:
+    done: int                 # sequences run so far
+    total: int
+
+
+@dataclass(frozen=True)
+class NodesSampled:
+    """Activations over the sampled tokens: node -> [n_seq, seq_len] float16."""
+    values: dict

@@ -9,13 +9,13 @@ import core.pipelines.sampling
 
 @pytest.fixture
 def slow_sampling(monkeypatch):
-    """Sampling the corpus as slow as on the full corpus (about 1.8 s), a bit shorter."""
-    real = core.pipelines.sampling.sample_corpus
+    """Sampling as slow as on the full corpus (seconds), a bit shorter."""
+    real = core.pipelines.sampling.node_activations
 
     def slow(*args, **kwargs):
         time.sleep(0.8)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(core.pipelines.sampling, "sample_corpus", slow)
+        yield from real(*args, **kwargs)
+    monkeypatch.setattr(core.pipelines.sampling, "node_activations", slow)
 
 
 def test_the_corpus_is_sampled_in_a_worker(window, qtbot, slow_sampling):
@@ -29,9 +29,10 @@ def test_the_corpus_is_sampled_in_a_worker(window, qtbot, slow_sampling):
     qtbot.waitUntil(lambda: "Examples over the corpus" in inspector.examples.text(), timeout=20_000)
     assert inspector.histogram.getPlotItem().items              # the histogram is drawn
     assert "Corpus sampled" in window.log_panel.text.toPlainText()
-    window.graph.node_clicked.emit(nodes[1], False)     # taken once per model
+    window.graph.node_clicked.emit(nodes[1], False)     # sampled along with the first
     assert "Examples over the corpus" in inspector.examples.text()
     assert not window.sampler.job.running()
+    assert set(window.session.graph.nodes) <= set(window.sampler.sample.values)
 
 
 def test_a_new_model_discards_a_sample_in_progress(window, qtbot, slow_sampling):

@@ -116,8 +116,8 @@ def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkey
     monkeypatch.setattr(core.prune.Pruner, "__init__",
                         lambda self, model, *a, **k: (seen.append(("prune", model)),
                                                       real_init(self, model, *a, **k))[1])
-    real_sample = core.node_stats.sample_corpus
-    monkeypatch.setattr("core.pipelines.sampling.sample_corpus",
+    real_sample = core.node_stats.node_activations
+    monkeypatch.setattr("core.pipelines.sampling.node_activations",
                         lambda model, *a, **k: (seen.append(("sample", model)),
                                                 real_sample(model, *a, **k))[1])
     import app.ablation_effects
@@ -131,8 +131,9 @@ def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkey
     panel.checks.setChecked(False)
     with qtbot.waitSignal(panel.circuit_ready, timeout=60_000):
         panel.start()
-    window.sampler.request()
-    qtbot.waitUntil(lambda: window.sampler.sample is not None, timeout=30_000)
+    node = window.session.circuit.nodes[0]
+    window.sampler.request(node)
+    qtbot.waitUntil(lambda: window.sampler.has(node), timeout=30_000)
     assert window.effects.start() is None
     qtbot.waitUntil(lambda: len(window.effects.effects or ()) == window.effects.total, timeout=60_000)
     assert [kind for kind, _ in seen] == ["prune", "sample", "effects"]

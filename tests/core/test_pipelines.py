@@ -9,7 +9,7 @@ from core.means import compute_means
 from core.outputs import predict
 from core.pipelines.effects import ablation_effects, effect_metric
 from core.checks import CheckProgress
-from core.pipelines.events import (CircuitReady, CorpusSampled, EffectsBatch, Finished,
+from core.pipelines.events import (TokensSampled, SampleProgress, CircuitReady, EffectsBatch, Finished,
                                    PruneEvent, Status, TrainEvent, TrainingStarted,
                                    WeightsSnapshot)
 from core.pipelines.pruning import prune_and_check
@@ -152,7 +152,15 @@ def test_ablation_effects_are_the_predict_differences(bench):
     assert set(plain[0].effects) == {nodes[0]}
 
 
-def test_corpus_sample_reports_then_delivers(bench):
-    status, sampled = list(corpus_sample(bench))
-    assert isinstance(status, Status) and isinstance(sampled, CorpusSampled)
-    assert sampled.sample.ids.ndim == 2
+def test_corpus_sample_reads_tokens_then_the_nodes_asked_for(bench):
+    events = list(corpus_sample(bench, None, ["0.mlp.post_act.3", "1.attn.q.0"]))
+    tokens = next(e for e in events if isinstance(e, TokensSampled))
+    assert tokens.ids.ndim == 2
+    progress = [e for e in events if isinstance(e, SampleProgress)]
+    assert progress[-1].done == progress[-1].total == len(tokens.ids)
+    values = events[-1].values
+    assert set(values) == {"0.mlp.post_act.3", "1.attn.q.0"}
+    assert values["1.attn.q.0"].shape == tokens.ids.shape
+    again = list(corpus_sample(bench, tokens.ids, ["0.mlp.post_act.3"]))
+    assert not any(isinstance(e, TokensSampled) for e in again)
+    assert (again[-1].values["0.mlp.post_act.3"] == values["0.mlp.post_act.3"]).all()
