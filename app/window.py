@@ -21,7 +21,7 @@ from .log import QtLogHandler
 from .session import Session
 from .settings import app_settings
 from .style import configure_plots
-from .views.graph import GraphView
+from .views.graph import NEGATIVE, POSITIVE, GraphView
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
 from .views.log import LogPanel
@@ -147,6 +147,12 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.summary)
         layout.addWidget(bar)
         layout.addWidget(self.graph, 1)
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        layout.addWidget(self.legend)
+        self._update_legend()
         self.setCentralWidget(central)
 
         self.outputs = OutputsPanel(self.session)
@@ -319,8 +325,25 @@ class MainWindow(QMainWindow):
         self.effect_action.setChecked(on)
         self.effect_action.blockSignals(False)
 
+    def _update_legend(self) -> None:
+        """What the graph's colours mean, under the graph (they change with the overlay)."""
+        def swatch(rgb, text, line=False):
+            shape = "━━" if line else "●"
+            return f"<span style='color:rgb{rgb}'>{shape}</span>&nbsp;{text}"
+        e = self.effects
+        nodes = (f"ablation effect on the {e.metric} when the node alone is mean-ablated"
+                 if e.effects is not None else
+                 "activation at the chosen token, relative to the largest at its location")
+        self.legend.setText(
+            f"<small>Edges: {swatch(POSITIVE, 'positive weight', True)} &nbsp; "
+            f"{swatch(NEGATIVE, 'negative weight', True)} &nbsp; ╍╍ ablated &nbsp;·&nbsp; "
+            f"Nodes: {nodes}: {swatch(NEGATIVE, '−')} {swatch((200, 200, 200), '0')} "
+            f"{swatch(POSITIVE, '+')} &nbsp; ✕ ablated &nbsp; "
+            f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>")
+
     def _on_effects_updated(self) -> None:
         e = self.effects
+        self._update_legend()
         self.graph.set_effects(e.effects, e.metric)
         self.effect_progress.setText(f"{len(e.effects)}/{e.total} nodes" if e.effects is not None
                                      else "")
@@ -332,6 +355,7 @@ class MainWindow(QMainWindow):
     def _on_effects_stopped(self, reason: str) -> None:
         self._check_effect_action(False)
         self.graph.set_effects(None)
+        self._update_legend()
         self.effect_progress.setText("")
         if reason:
             self.say(f"Ablation effect overlay off: {reason}", 5000)

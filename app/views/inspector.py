@@ -111,7 +111,10 @@ class NodeInspector(QScrollArea):
         n = Node.parse(node)
         now = s.current.activations[n.site][:, n.index]
         base = s.baseline.activations[n.site][:, n.index]
-        text = "<b>On this prompt</b> (hover a token for its value):<br>" + token_html(
+        text = (f"<b>On this prompt</b> (hover a token for its value; shading: "
+                f"<span style='background:{shade(1, 1, self._colours()[0])}'>&nbsp;+&nbsp;</span> "
+                f"<span style='background:{shade(-1, 1, self._colours()[0])}'>&nbsp;−&nbsp;</span>"
+                f" relative to the largest |value|):<br>") + token_html(
             s.tokens(), now, s.position, None, *self._colours())
         if s.interventions:
             text += (f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "
