@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QSpinBox, QWidget)
 
 from core.pipelines.events import Finished, Status, TrainEvent, TrainingStarted, WeightsSnapshot
-from core.pipelines.training import TrainingSpec, training
+from core.train import CHECKPOINT_DIR
+from core.pipelines.training import TrainingSpec, run_state, training
 from core.presets import PRESETS
 
 from ..workers import start_worker
@@ -73,9 +74,14 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
+        self.resume_button = QPushButton("Resume run")
+        self.resume_button.setToolTip("Continue the run in the run folder from its last "
+                                      "checkpoint, with the losses an unbroken run would have had")
         self.open_button = QPushButton("Open the trained model")
+        self.open_button.setToolTip("Open the run folder's last checkpoint in the graph")
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.cancel_button, self.open_button):
+        for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_button,
+                  self.open_button):
             buttons.addWidget(b)
         self.progress = QProgressBar()
         self.status = QLabel("Pick a preset and press Start.")
@@ -105,16 +111,41 @@ class TrainingPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.cancel_button.clicked.connect(self.cancel)
-        self.open_button.clicked.connect(lambda: self.model_ready.emit(self.finished_checkpoint))
+        self.resume_button.clicked.connect(self.resume)
+        self.open_button.clicked.connect(self._open_checkpoint)
+        self.out.textChanged.connect(self._update_run_buttons)
+        self.auto_out = ""                 # the folder we proposed; a typed one is kept
         self.finished_checkpoint = ""
         self._on_preset(self.preset.currentText())
         self._set_running(False)
-        self.open_button.setEnabled(False)
 
     def _on_preset(self, name: str) -> None:
         self.steps.setValue(PRESETS[name][1]["steps"])
+        if self.out.text() in ("", self.auto_out):
+            self._propose_folder()
+
+    def _propose_folder(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.out.setText(str(default_runs_dir() / f"{name}-{stamp}"))
+        self.auto_out = str(default_runs_dir() / f"{self.preset.currentText()}-{stamp}")
+        self.out.setText(self.auto_out)
+
+    def run_folder(self) -> Path:
+        return Path(self.out.text().strip()).expanduser()
+
+    def checkpoint(self) -> Path | None:
+        """The run folder's checkpoint, if it has one."""
+        folder = self.run_folder() / CHECKPOINT_DIR
+        return folder if (folder / "config.json").is_file() else None
+
+    def _update_run_buttons(self) -> None:
+        idle = self.start_button.isEnabled()          # no run going on
+        has = self.checkpoint() is not None
+        self.open_button.setEnabled(idle and has)
+        self.resume_button.setEnabled(idle and has and run_state(self.run_folder()) is not None)
+
+    def _open_checkpoint(self) -> None:
+        if self.checkpoint() is not None:
+            self.model_ready.emit(str(self.checkpoint()))
 
     def _choose_corpus(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A folder of Python files to train on")
@@ -127,28 +158,48 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(running)
         for w in (self.preset, self.steps, self.device, self.corpus, self.out):
             w.setEnabled(not running)
+        if running:
+            self.open_button.setEnabled(False)
+            self.resume_button.setEnabled(False)
+        else:
+            self._update_run_buttons()
 
     def start(self) -> None:
-        out = Path(self.out.text()).expanduser()
+        out = self.run_folder()
         if out.exists() and any(out.iterdir()):
+            hint = " or press Resume run to continue it" if self.resume_button.isEnabled() else ""
             QMessageBox.warning(self, "Run folder in use",
-                                f"{out} already holds files. Choose another run folder.")
+                                f"{out} already holds files. Choose another run folder{hint}.")
             return
-        self.steps_x, self.loss_y, self.l0_y = [], [], []
-        self.t0 = time.monotonic()
-        self.progress.setRange(0, self.steps.value())
-        self.progress.setValue(0)
         device = self.device.currentData()
         corpus = self.corpus.text().strip() or None
         preset_name, steps = self.preset.currentText(), self.steps.value()
         spec = TrainingSpec(out, preset_name, steps, device=None if device == "auto" else device,
                             corpus=corpus)
+        self._run(spec, steps)
+        log.info("Training started: preset %s, %s steps, corpus %s, run folder %s",
+                 preset_name, f"{steps:,}", corpus or "embedded", out)
+
+    def resume(self) -> None:
+        out = self.run_folder()
+        state = run_state(out)
+        if state is None:
+            QMessageBox.warning(self, "Nothing to resume", f"{out} holds no checkpoint to resume.")
+            return
+        device = self.device.currentData()
+        spec = TrainingSpec(out, device=None if device == "auto" else device, resume=True)
+        self._run(spec, state["train_config"]["steps"])
+        log.info("Training resumed: %s from step %s", out, f"{state['step']:,}")
+
+    def _run(self, spec: TrainingSpec, steps: int) -> None:
+        self.steps_x, self.loss_y, self.l0_y = [], [], []
+        self.t0 = time.monotonic()
+        self.progress.setRange(0, steps)
+        self.progress.setValue(0)
         self.handle = start_worker(lambda: training(spec, snapshot_every=100),
                                    self._on_item, self._on_error, self._on_finished)
         self.pause_button.setText("Pause")
         self._set_running(True)
-        log.info("Training started: preset %s, %s steps, corpus %s, run folder %s",
-                 preset_name, f"{steps:,}", corpus or "embedded", out)
 
     def toggle_pause(self) -> None:
         if self.handle is None:
@@ -192,6 +243,9 @@ class TrainingPanel(QWidget):
                                         lut=np.array([[255, 255, 255], [30, 30, 30]], dtype=np.uint8))
         elif isinstance(item, Finished):
             self.finished_checkpoint = item.path
+        if isinstance(item, TrainingStarted):
+            self.progress.setRange(0, item.total_steps)
+            self.progress.setValue(item.start_step)
 
     def _on_error(self, message: str) -> None:
         log.error("Training failed: %s", message)
@@ -201,12 +255,11 @@ class TrainingPanel(QWidget):
         self._set_running(False)
         if completed:
             self.status.setText(self.status.text().split(" · ETA")[0] + " · done")
-            self.open_button.setEnabled(bool(self.finished_checkpoint))
             log.info("Training finished: %s", self.finished_checkpoint or "no checkpoint")
         elif self.steps_x:
-            self.status.setText(f"Stopped at step {self.steps_x[-1]:,}; the run folder keeps "
-                                f"a checkpoint (resume with sparse-circuits train --resume).")
+            kept = "keeps a checkpoint: Resume run continues it, Open the trained model opens it" \
+                if self.checkpoint() is not None else "has no checkpoint yet"
+            self.status.setText(f"Stopped at step {self.steps_x[-1]:,}; the run folder {kept}.")
             log.info("Training stopped at step %s", f"{self.steps_x[-1]:,}")
         else:
             log.info("Training stopped before its first step")
-        self._on_preset(self.preset.currentText())    # a fresh folder for the next run

@@ -1,8 +1,7 @@
 import time
 
-import torch
-
 import pytest
+import torch
 
 from app.window import MainWindow
 from core.data.sources import TrainingData
@@ -11,8 +10,10 @@ from core.data.sources import TrainingData
 @pytest.fixture
 def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
     import core.pipelines.training
+    tokenizer_ = tokenizer
     monkeypatch.setattr(core.pipelines.training, "load_training_data",
-                        lambda corpus=None: TrainingData(small_stream, tokenizer, "test corpus"))
+                        lambda corpus=None, tokenizer=None: TrainingData(small_stream, tokenizer_,
+                                                                         "test corpus"))
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
@@ -154,3 +155,25 @@ def test_pruning_with_checks_shows_the_checks_as_their_own_stage(window, qtbot):
     assert any(t.startswith("Masks, step") for t in texts)
     assert any(t.startswith("Faithfulness checks, 6/6: re-init control") for t in texts)
     assert panel.progress.value() == 1000 or "Opened in the graph" in texts[-1]
+
+
+def test_a_cancelled_run_can_be_opened_and_resumed(window, qtbot, tmp_path):
+    panel = window.training
+    panel.preset.setCurrentText("small")
+    panel.preset.setCurrentText("tiny")
+    assert panel.out.text() == str(tmp_path / "run")        # a typed folder is kept
+    panel.steps.setValue(40)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 5, timeout=60_000)
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=10_000)
+    assert panel.out.text() == str(tmp_path / "run")
+    assert panel.open_button.isEnabled() and panel.resume_button.isEnabled()
+    assert "Resume run continues it" in panel.status.text()
+    stopped = panel.steps_x[-1]
+    panel.resume()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=180_000)
+    assert panel.steps_x[0] > 1 and panel.steps_x[-1] == 40 and stopped < 40
+    assert "Training resumed" in window.log_panel.text.toPlainText()
+    panel.open_button.click()
+    assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"
