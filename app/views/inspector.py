@@ -178,12 +178,14 @@ class NodeInspector(QScrollArea):
 
 
 def graph_edges(graph, node: str):
-    """(inputs, outputs) of a node in a GraphData: [(other node, weight)], largest first."""
+    """(inputs, outputs) of a node in a GraphData: [(other node, weight)], largest first. Uses
+    the graph's CSR index of incident edges, not a walk over every edge."""
     index = graph.index()
     if node not in index:
         return [], []
     i = index[node]
-    ins = [(graph.nodes[s], float(w)) for s, d, w in zip(graph.src, graph.dst, graph.weight) if d == i]
-    outs = [(graph.nodes[d], float(w)) for s, d, w in zip(graph.src, graph.dst, graph.weight) if s == i]
+    edges = graph.incident(i)
+    ins = [(graph.nodes[graph.src[e]], float(graph.weight[e])) for e in edges if graph.dst[e] == i]
+    outs = [(graph.nodes[graph.dst[e]], float(graph.weight[e])) for e in edges if graph.src[e] == i]
     key = lambda p: -abs(p[1])  # noqa: E731
     return sorted(ins, key=key), sorted(outs, key=key)

@@ -65,3 +65,15 @@ def test_token_shading_fades_into_the_scheme_background():
     assert shade(1.0, 1.0, paper=(30, 30, 30)) == "rgb(214,96,77)"
     html = token_html(["a", "b"], [0.0, -1.0], focus=1, paper=(30, 30, 30), ink="#dddddd")
     assert "color:#dddddd" in html and "rgb(67,147,195)" in html
+
+
+def test_edge_lists_come_from_the_csr_index_and_match_a_full_walk():
+    from app.bench import synthetic_graph
+    from app.views.inspector import graph_edges
+    g = synthetic_graph(n_nodes=640, n_edges=3000, n_layer=2)
+    for i in (0, 17, 300):
+        node = g.nodes[i]
+        ins, outs = graph_edges(g, node)
+        walk_in = sorted((g.nodes[s], float(w)) for s, d, w in zip(g.src, g.dst, g.weight) if d == i)
+        walk_out = sorted((g.nodes[d], float(w)) for s, d, w in zip(g.src, g.dst, g.weight) if s == i)
+        assert sorted(ins) == walk_in and sorted(outs) == walk_out
