@@ -29,6 +29,8 @@ train-tiny: setup
 
 # The layering first (pyproject.toml's [tool.importlinter]: core never imports app or Qt).
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

@@ -29,23 +29,25 @@ def measured_nodes(session) -> list[str]:
 
 
 class AblationEffects(QObject):
-    updated = Signal()               # more effects arrived
-    finished = Signal()              # every node has its effect
-    stopped = Signal(str)            # the overlay was switched off, and why ("" by the user)
+    updated = Signal()  # more effects arrived
+    finished = Signal()  # every node has its effect
+    stopped = Signal(str)  # the overlay was switched off, and why ("" by the user)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.effects: dict[str, float] | None = None     # None: the overlay is off
+        self.effects: dict[str, float] | None = None  # None: the overlay is off
         self.metric = ""
         self.total = 0
         self.job = LatestWorker()
-        reasons = [(session.model_changed, "the model changed"),
-                   (session.circuit_changed, "the circuit changed"),
-                   (session.graph_changed, "the graph changed"),
-                   (session.prompt_changed, "the prompt changed"),
-                   (session.position_changed, "the token position changed"),
-                   (session.interventions_changed, "the interventions changed")]
+        reasons = [
+            (session.model_changed, "the model changed"),
+            (session.circuit_changed, "the circuit changed"),
+            (session.graph_changed, "the graph changed"),
+            (session.prompt_changed, "the prompt changed"),
+            (session.position_changed, "the token position changed"),
+            (session.interventions_changed, "the interventions changed"),
+        ]
         for signal, reason in reasons:
             signal.connect(lambda reason=reason: self.stop(reason))
 
@@ -63,13 +65,20 @@ class AblationEffects(QObject):
             return "Type a prompt first."
         bench = s.bench
         # The GUI's own model: hooks are per thread (core/hooks.py), so no copy is needed.
-        args = (bench.model, bench.tokenizer, list(s.ids), list(s.interventions), bench.means,
-                s.candidates, s.position, nodes)
+        args = (
+            bench.model,
+            bench.tokenizer,
+            list(s.ids),
+            list(s.interventions),
+            bench.means,
+            s.candidates,
+            s.position,
+            nodes,
+        )
         self.effects, self.total = {}, len(nodes)
         self.metric = effect_metric(s.current)[0]
         self._t0 = time.monotonic()
-        self.job.start(lambda: ablation_effects(*args), self._on_item, self._on_error,
-                       self._on_finished)
+        self.job.start(lambda: ablation_effects(*args), self._on_item, self._on_error, self._on_finished)
         log.info("Ablation effects started: %d nodes, on the %s", len(nodes), self.metric)
         self.updated.emit()
         return None
@@ -78,8 +87,12 @@ class AblationEffects(QObject):
         if self.effects is None:
             return
         if self.job.running():
-            log.info("Ablation effects stopped after %d of %d nodes%s", len(self.effects),
-                     self.total, f": {reason}" if reason else "")
+            log.info(
+                "Ablation effects stopped after %d of %d nodes%s",
+                len(self.effects),
+                self.total,
+                f": {reason}" if reason else "",
+            )
         self.job.cancel()
         self.effects = None
         self.stopped.emit(reason)
@@ -91,10 +104,9 @@ class AblationEffects(QObject):
         complete = len(self.effects) == self.total
         if complete:
             self.job.release()
-            log.info("Ablation effects done: %d nodes in %.1f s", self.total,
-                     time.monotonic() - self._t0)
+            log.info("Ablation effects done: %d nodes in %.1f s", self.total, time.monotonic() - self._t0)
         self.updated.emit()
-        if complete and self.effects is not None:      # (a listener may have stopped it)
+        if complete and self.effects is not None:  # (a listener may have stopped it)
             self.finished.emit()
 
     def _on_error(self, message: str) -> None:

@@ -23,12 +23,14 @@ def synthetic_graph(n_nodes: int = 20_000, n_edges: int = 200_000, n_layer: int 
     from core.topology import LOCATIONS, SUBLAYERS, WIRES
 
     from .views.graph_layout import GraphData, layout
+
     rng = np.random.default_rng(seed)
     locs = list(LOCATIONS)
     per = n_nodes // (n_layer * len(locs))
     nodes = [f"{layer}.{loc}.{i}" for layer in range(n_layer) for loc in locs for i in range(per)]
-    first = {(layer, loc): (layer * len(locs) + j) * per
-             for layer in range(n_layer) for j, loc in enumerate(locs)}
+    first = {
+        (layer, loc): (layer * len(locs) + j) * per for layer in range(n_layer) for j, loc in enumerate(locs)
+    }
     (_, attn_write, attn_read, _), (_, mlp_write, mlp_read, _) = SUBLAYERS
     hops = [(w.src, w.dst, 0) for w in WIRES] + [(attn_write, mlp_read, 0), (mlp_write, attn_read, 1)]
     kind = rng.integers(len(hops), size=n_edges)
@@ -39,8 +41,9 @@ def synthetic_graph(n_nodes: int = 20_000, n_edges: int = 200_000, n_layer: int 
         m = kind == k
         src[m] = [first[(int(l), a)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
         dst[m] = [first[(int(l) + step, b)] for l in layer[m]] + rng.integers(per, size=int(m.sum()))
-    return GraphData(nodes, layout(nodes, n_layer), src, dst, rng.normal(0, 1, n_edges),
-                     kind >= len(WIRES), n_layer)
+    return GraphData(
+        nodes, layout(nodes, n_layer), src, dst, rng.normal(0, 1, n_edges), kind >= len(WIRES), n_layer
+    )
 
 
 def _timed(fn, repeats: int) -> float:
@@ -58,6 +61,7 @@ def bench_gui(repeats: int = 15) -> dict:
 
     from .views.graph import GraphView
     from .window import MainWindow
+
     app = QApplication.instance() or QApplication([])
 
     window = MainWindow()
@@ -74,6 +78,7 @@ def bench_gui(repeats: int = 15) -> dict:
         app.processEvents()
         s.undo_stack.undo()
         app.processEvents()
+
     latency = _timed(ablate_and_restore, repeats) / 2
 
     view = GraphView()
@@ -88,14 +93,21 @@ def bench_gui(repeats: int = 15) -> dict:
     def hover():
         view.hover_node(int(rng.integers(len(big.nodes))))
         view.viewport().repaint()
+
     hover_ms = _timed(hover, repeats)
 
     def redraw():
         view.set_graph(big)
         view.viewport().repaint()
+
     redraw_ms = _timed(redraw, max(3, repeats // 3))
     window.close()
     view.close()
-    return {"intervention_latency_ms": latency, "hover_highlight_ms": hover_ms,
-            "full_redraw_ms": redraw_ms, "graph_nodes": len(big.nodes),
-            "graph_edges": len(big.src), "default_circuit_nodes": len(g.nodes)}
+    return {
+        "intervention_latency_ms": latency,
+        "hover_highlight_ms": hover_ms,
+        "full_redraw_ms": redraw_ms,
+        "graph_nodes": len(big.nodes),
+        "graph_edges": len(big.src),
+        "default_circuit_nodes": len(g.nodes),
+    }

@@ -16,20 +16,20 @@ from .workers import LatestWorker
 
 log = logging.getLogger(__name__)
 
-PREFETCH = 256            # graph nodes sampled along with the one asked for
-MAX_NODES = 4096          # nodes kept (200 KB each on 100,000 tokens); the oldest go first
+PREFETCH = 256  # graph nodes sampled along with the one asked for
+MAX_NODES = 4096  # nodes kept (200 KB each on 100,000 tokens); the oldest go first
 
 
 class CorpusSampler(QObject):
-    ready = Signal()                 # more of the sample arrived
-    progress = Signal(int, int)      # sequences run, of all
+    ready = Signal()  # more of the sample arrived
+    progress = Signal(int, int)  # sequences run, of all
     failed = Signal(str)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.sample: CorpusSample | None = None      # of the open model
-        self.wanted: set[str] = set()                # what the running job samples
+        self.sample: CorpusSample | None = None  # of the open model
+        self.wanted: set[str] = set()  # what the running job samples
         self.job = LatestWorker()
         session.model_changed.connect(self._forget)
 
@@ -50,8 +50,9 @@ class CorpusSampler(QObject):
         nodes = [node] + more[:PREFETCH]
         self.wanted = set(nodes)
         ids = self.sample.ids if self.sample is not None else None
-        self.job.start(lambda: corpus_sample(bench, ids, nodes),
-                       self._on_item, self._on_error, self._on_finished)
+        self.job.start(
+            lambda: corpus_sample(bench, ids, nodes), self._on_item, self._on_error, self._on_finished
+        )
         log.info("Sampling the corpus for %d node%s…", len(nodes), "s" if len(nodes) > 1 else "")
         return None
 
@@ -74,8 +75,7 @@ class CorpusSampler(QObject):
                 del values[old]
             self.job.release()
             self.wanted = set()
-            log.info("Corpus sampled: %d nodes on %s tokens", len(item.values),
-                     f"{self.sample.n_tokens:,}")
+            log.info("Corpus sampled: %d nodes on %s tokens", len(item.values), f"{self.sample.n_tokens:,}")
             self.ready.emit()
 
     def _on_error(self, message: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-LAUNCHED = time.perf_counter()   # before torch and Qt load: the screenshot's "after launch"
+LAUNCHED = time.perf_counter()  # before torch and Qt load: the screenshot's "after launch"
 
 import argparse
 import json
@@ -17,10 +17,16 @@ from core import cli
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.build_parser(bench_kinds={**cli.BENCH_KINDS, "gui": "the app's latencies"})
-    parser.add_argument("--self-test", action="store_true",
-                        help="check that everything works (train, open, ablate, draw) and exit")
-    parser.add_argument("--screenshot", metavar="PNG",
-                        help="open the app, save the window once the default circuit shows, exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that everything works (train, open, ablate, draw) and exit",
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="open the app, save the window once the default circuit shows, exit",
+    )
     return parser
 
 
@@ -48,15 +54,19 @@ def missing_gui_libraries() -> ImportError | None:
 
 def gui_main(self_test: bool = False, screenshot: str | None = None) -> int:
     if (error := missing_gui_libraries()) is not None:
-        print(f"sparse-circuits: the desktop app needs PySide6 and pyqtgraph ({error}); install "
-              f"them with: pip install 'sparse-circuits[gui]'. The commands work without them:",
-              file=sys.stderr)
+        print(
+            f"sparse-circuits: the desktop app needs PySide6 and pyqtgraph ({error}); install "
+            f"them with: pip install 'sparse-circuits[gui]'. The commands work without them:",
+            file=sys.stderr,
+        )
         build_parser().print_help()
         return 2
     if self_test:
         from .selftest import run_self_test
+
         return run_self_test()
     from .main import run_app
+
     return run_app(screenshot=screenshot, launched=LAUNCHED)
 
 
@@ -64,9 +74,9 @@ def cmd_bench_gui(args) -> int:
     if (error := missing_gui_libraries()) is not None:
         raise cli.UsageError(f"sparse-circuits: bench gui needs PySide6 and pyqtgraph ({error})")
     from .bench import bench_gui
+
     result = bench_gui()
-    print(json.dumps(result) if args.json else
-          "\n".join(f"{k:<26} {v:,.1f}" for k, v in result.items()))
+    print(json.dumps(result) if args.json else "\n".join(f"{k:<26} {v:,.1f}" for k, v in result.items()))
     return 0
 
 

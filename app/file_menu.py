@@ -72,9 +72,9 @@ class FileMenu(QObject):
             self.window.say("Opened the default model", 5000)
 
     def open_checkpoint(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window,
-                                                  "Open a checkpoint folder (ours or OpenAI's)",
-                                                  self.start_in("checkpoint"))
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open a checkpoint folder (ours or OpenAI's)", self.start_in("checkpoint")
+        )
         if folder:
             self.open_model(folder)
 
@@ -83,14 +83,22 @@ class FileMenu(QObject):
             self._done("checkpoint", folder, "Opened the checkpoint")
 
     def open_circuit(self, path=None) -> None:
-        path = path or QFileDialog.getOpenFileName(self.window, "Open a circuit",
-                                                   self.start_in("circuit"), "Circuit (*.json)")[0]
+        path = (
+            path
+            or QFileDialog.getOpenFileName(
+                self.window, "Open a circuit", self.start_in("circuit"), "Circuit (*.json)"
+            )[0]
+        )
         if path and self.guard("open the circuit", self.session.open_circuit, path):
             self._done("circuit", path, "Opened the circuit")
 
     def open_workspace(self, path=None) -> None:
-        path = path or QFileDialog.getOpenFileName(self.window, "Open a workspace",
-                                                   self.start_in("workspace"), FILE_FILTER)[0]
+        path = (
+            path
+            or QFileDialog.getOpenFileName(
+                self.window, "Open a workspace", self.start_in("workspace"), FILE_FILTER
+            )[0]
+        )
         if path and self.guard("open the workspace", self._restore_workspace, path):
             self._done("workspace", path, "Opened the workspace")
 
@@ -105,9 +113,9 @@ class FileMenu(QObject):
         if self.session.bench is None:
             QMessageBox.information(self.window, "Nothing to save", "Open a model first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save workspace",
-                                              self.start_in("workspace", f"workspace{SUFFIX}"),
-                                              FILE_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save workspace", self.start_in("workspace", f"workspace{SUFFIX}"), FILE_FILTER
+        )
         if not path:
             return
         if not path.endswith(".json"):
@@ -120,34 +128,51 @@ class FileMenu(QObject):
         if self.session.circuit is None:
             QMessageBox.information(self.window, "No circuit", "Open or prune a circuit first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export circuit",
-                                              self.start_in("circuit", "circuit.json"),
-                                              "JSON (*.json)")
-        if path and self.guard("export the circuit", self.session.save_circuit, path,
-                               consequence="No file was written."):
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export circuit", self.start_in("circuit", "circuit.json"), "JSON (*.json)"
+        )
+        if path and self.guard(
+            "export the circuit", self.session.save_circuit, path, consequence="No file was written."
+        ):
             self._done("circuit", path, "Saved the circuit")
 
     def export_graph(self, fmt: str) -> None:
         from .views.graph_export import PAGE, export_graph
+
         if self.session.graph is None:
             QMessageBox.information(self.window, "No graph", "Open a model first.")
             return
         scale = 1.0
         if fmt == "png":
             scale, ok = QInputDialog.getDouble(
-                self.window, "Export graph as PNG", f"Scale ({PAGE.width()}x{PAGE.height()} "
-                "at 1; 2 for print, 4 for a poster):", 2.0, 1.0, 6.0, 1)
+                self.window,
+                "Export graph as PNG",
+                f"Scale ({PAGE.width()}x{PAGE.height()} at 1; 2 for print, 4 for a poster):",
+                2.0,
+                1.0,
+                6.0,
+                1,
+            )
             if not ok:
                 return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export graph",
-                                              self.start_in("figure", f"graph.{fmt}"),
-                                              f"{fmt.upper()} (*.{fmt})")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export graph", self.start_in("figure", f"graph.{fmt}"), f"{fmt.upper()} (*.{fmt})"
+        )
         if not path:
             return
         self.remember_folder("figure", path)
         title, subtitle = self.figure_title()
-        if self.guard("export the graph", export_graph, self.window.graph, path, fmt, title,
-                      subtitle, scale, consequence="No file was written."):
+        if self.guard(
+            "export the graph",
+            export_graph,
+            self.window.graph,
+            path,
+            fmt,
+            title,
+            subtitle,
+            scale,
+            consequence="No file was written.",
+        ):
             self.window.say(f"Exported the graph to {path}", 5000)
 
     def figure_title(self) -> tuple[str, str]:
@@ -156,15 +181,20 @@ class FileMenu(QObject):
         model = s.model_name
         if c is None:
             return f"{model}: the whole model", f"{len(s.graph.nodes):,} nodes"
-        views = {"circuit": "the circuit", "neighbours": "the circuit and its neighbours",
-                 "model": "the whole model"}
+        views = {
+            "circuit": "the circuit",
+            "neighbours": "the circuit and its neighbours",
+            "model": "the whole model",
+        }
         shown = views.get(s.graph_mode, s.graph_mode)
         ivs = len(s.interventions)
-        return (f"{c.task} circuit of the {model}",
-                f"{c.n_nodes} nodes, {c.n_edges} edges; task loss {c.loss_circuit:.3f} "
-                f"(full model {c.loss_full:.3f}, target {c.target_loss}); {c.ablation} ablation; "
-                f"showing {shown}, {self.window.threshold_label.text()}"
-                + (f"; {ivs} intervention{'s' if ivs != 1 else ''}" if ivs else ""))
+        return (
+            f"{c.task} circuit of the {model}",
+            f"{c.n_nodes} nodes, {c.n_edges} edges; task loss {c.loss_circuit:.3f} "
+            f"(full model {c.loss_full:.3f}, target {c.target_loss}); {c.ablation} ablation; "
+            f"showing {shown}, {self.window.threshold_label.text()}"
+            + (f"; {ivs} intervention{'s' if ivs != 1 else ''}" if ivs else ""),
+        )
 
     # ---- Open Recent -----------------------------------------------------------------------
 
@@ -193,11 +223,15 @@ class FileMenu(QObject):
             self.recent.remove(path)
             self.fill_recent_menu()
             log.warning("%s no longer exists; removed from Open Recent", path)
-            QMessageBox.warning(self.window, f"Could not open the {kind}",
-                                f"{path} no longer exists. It was removed from Open Recent.")
+            QMessageBox.warning(
+                self.window,
+                f"Could not open the {kind}",
+                f"{path} no longer exists. It was removed from Open Recent.",
+            )
             return
-        {"checkpoint": self.open_model, "circuit": self.open_circuit,
-         "workspace": self.open_workspace}[kind](path)
+        {"checkpoint": self.open_model, "circuit": self.open_circuit, "workspace": self.open_workspace}[kind](
+            path
+        )
 
     def clear_recent(self) -> None:
         self.recent.clear()

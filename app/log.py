@@ -11,11 +11,11 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-APP_LOGGER = "app"          # the parent of every app module's logging.getLogger(__name__)
+APP_LOGGER = "app"  # the parent of every app module's logging.getLogger(__name__)
 
 
 class LogEmitter(QObject):
-    record = Signal(str, str, str)      # time "HH:MM:SS", level name, message
+    record = Signal(str, str, str)  # time "HH:MM:SS", level name, message
 
 
 class QtLogHandler(logging.Handler):
@@ -27,7 +27,7 @@ class QtLogHandler(logging.Handler):
         try:
             stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
             self.emitter.record.emit(stamp, record.levelname, self.format(record))
-        except RuntimeError:        # the emitter was deleted with the window
+        except RuntimeError:  # the emitter was deleted with the window
             pass
 
     def install(self) -> "QtLogHandler":

@@ -6,8 +6,9 @@ import sys
 import time
 
 
-def run_app(argv: list[str] | None = None, screenshot: str | None = None,
-            launched: float | None = None) -> int:
+def run_app(
+    argv: list[str] | None = None, screenshot: str | None = None, launched: float | None = None
+) -> int:
     """The app. With `screenshot`, it saves the window as PNG once the default circuit shows
     and exits: proof that a build opens its window, and how long that takes from `launched`."""
     from PySide6.QtCore import QTimer
@@ -25,8 +26,11 @@ def run_app(argv: list[str] | None = None, screenshot: str | None = None,
     try:
         window.session.open_default()
     except (FileFormatError, ValueError, OSError) as e:
-        QMessageBox.warning(window, "Could not open the default model",
-                            f"{e}\n\nUse File ▸ Open checkpoint to open another model.")
+        QMessageBox.warning(
+            window,
+            "Could not open the default model",
+            f"{e}\n\nUse File ▸ Open checkpoint to open another model.",
+        )
     if screenshot is None:
         return app.exec()
     saved = []
@@ -36,8 +40,10 @@ def run_app(argv: list[str] | None = None, screenshot: str | None = None,
         saved.append(window.grab().save(screenshot))
         circuit = window.session.circuit
         elapsed = time.perf_counter() - (launched if launched is not None else time.perf_counter())
-        print(f"window with the {circuit.task if circuit else 'no'} circuit shown {elapsed:.2f} s "
-              f"after launch; {'saved' if saved[0] else 'could not write'} {screenshot}")
+        print(
+            f"window with the {circuit.task if circuit else 'no'} circuit shown {elapsed:.2f} s "
+            f"after launch; {'saved' if saved[0] else 'could not write'} {screenshot}"
+        )
         window.close()
         app.quit()
 

@@ -54,5 +54,5 @@ class RecentFiles:
         self._write([])
 
     def _write(self, entries: list[tuple[str, str]]) -> None:
-        self.settings.setValue(SETTINGS_KEY, json.dumps([list(e) for e in entries[:self.limit]]))
+        self.settings.setValue(SETTINGS_KEY, json.dumps([list(e) for e in entries[: self.limit]]))
         self.settings.sync()

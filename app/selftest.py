@@ -38,7 +38,7 @@ def run_self_test() -> int:
 
 
 def _run() -> list[str]:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # no screen is needed to test
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen is needed to test
     import networkx  # noqa: F401  (imported here so a bundle missing it fails loudly)
     import numpy  # noqa: F401
     import pyqtgraph  # noqa: F401
@@ -47,8 +47,13 @@ def _run() -> list[str]:
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
     # The offscreen platform warns about window hints it cannot honour; keep real errors only.
-    qInstallMessageHandler(lambda kind, _context, message: print(message, file=sys.stderr)
-                           if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else None)
+    qInstallMessageHandler(
+        lambda kind, _context, message: (
+            print(message, file=sys.stderr)
+            if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+            else None
+        )
+    )
     try:
         return _run_checks()
     finally:
@@ -67,7 +72,7 @@ def _run_checks() -> list[str]:
     details = [f"torch {torch.__version__} on {describe(device)}"]
     with tempfile.TemporaryDirectory(prefix="sparse-circuits-selftest-") as tmp:
         details.append(_train_in_worker(app, device, tmp))
-        details.append(_open_ablate_render(app, f"{tmp}/settings.ini"))   # not the user's settings
+        details.append(_open_ablate_render(app, f"{tmp}/settings.ini"))  # not the user's settings
     return details
 
 
@@ -80,8 +85,11 @@ def _train_in_worker(app, device, out: str) -> str:
     worker = GeneratorWorker(lambda: self_test_training(out, str(device)), min_interval_s=0.0)
     losses, errors, done = [], [], []
     # Lambdas have no receiver, so they run on the worker's thread: they only record.
-    worker.yielded.connect(lambda e: losses.append(e.loss) if isinstance(e, TrainEvent)
-                           and e.kind in ("step", "checkpoint") else None)
+    worker.yielded.connect(
+        lambda e: (
+            losses.append(e.loss) if isinstance(e, TrainEvent) and e.kind in ("step", "checkpoint") else None
+        )
+    )
     worker.errored.connect(errors.append)
     worker.finished.connect(done.append)
     handle = WorkerHandle(worker).start()
@@ -115,8 +123,7 @@ def _open_ablate_render(app, settings_file: str) -> str:
     circuit = session.circuit
     if circuit is None or not circuit.edges:
         raise SelfTestError("the default model opened without its circuit")
-    expected = edge_ablation(session.bench, circuit, session.ids, session.candidates,
-                             session.position)
+    expected = edge_ablation(session.bench, circuit, session.ids, session.candidates, session.position)
     before = session.current.logit_diff
     session.ablate("edge", [expected.edge])
     app.processEvents()
@@ -133,5 +140,7 @@ def _open_ablate_render(app, settings_file: str) -> str:
     if len(colours) < 3:
         raise SelfTestError("the graph rendered as a blank image")
     window.close()
-    return (f"default model: {circuit.n_nodes} nodes, {circuit.n_edges} edges; ablating "
-            f"{expected.edge} moved the logit difference {before:+.3f} -> {after:+.3f}")
+    return (
+        f"default model: {circuit.n_nodes} nodes, {circuit.n_edges} edges; ablating "
+        f"{expected.edge} moved the logit difference {before:+.3f} -> {after:+.3f}"
+    )

@@ -21,7 +21,6 @@ from core.workbench import Workbench, default_model_dir, resolve_model_path
 
 from .workspace import Workspace, check_against_model
 
-
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +52,7 @@ class Session(QObject):
         super().__init__(parent)
         self.bench: Workbench | None = None
         self.circuit: Circuit | None = None
-        self.circuit_path: str | None = None     # None: pruned here and not saved yet
+        self.circuit_path: str | None = None  # None: pruned here and not saved yet
         self.task = None
         self.example: Example | None = None
         self.prompt = ""
@@ -64,20 +63,20 @@ class Session(QObject):
         self.baseline: Prediction | None = None
         self.current: Prediction | None = None
         self.undo_stack = QUndoStack(self)
-        self.graph_mode = "circuit"        # "circuit", "neighbours" or "model"
-        self.graph = None                  # GraphData of what the graph view shows
+        self.graph_mode = "circuit"  # "circuit", "neighbours" or "model"
+        self.graph = None  # GraphData of what the graph view shows
 
     # ---- documents -------------------------------------------------------------------------
 
     def open_model(self, path) -> None:
         bench = Workbench(path)
-        _ = bench.means               # computed (or read from cache) once, up front
+        _ = bench.means  # computed (or read from cache) once, up front
         self.bench = bench
         self.circuit = self.circuit_path = None
         self.interventions = []
         self.selection = []
         self.undo_stack.clear()
-        self.baseline = self.current = None     # stale: they describe the previous model
+        self.baseline = self.current = None  # stale: they describe the previous model
         self.model_changed.emit()
         self.rebuild_graph()
         self.set_prompt(self.prompt, self.example)
@@ -119,6 +118,7 @@ class Session(QObject):
 
     def rebuild_graph(self) -> None:
         from .views.graph_layout import build_graph, neighbourhood
+
         if self.bench is None:
             return
         model = self.bench.model
@@ -150,8 +150,10 @@ class Session(QObject):
         ids = bench.tokenizer.encode(text)
         block = bench.model.config.block_size
         if len(ids) > block:
-            log.warning(f"the prompt has {len(ids)} tokens, more than the model's context of "
-                        f"{block}: using its last {block}")
+            log.warning(
+                f"the prompt has {len(ids)} tokens, more than the model's context of "
+                f"{block}: using its last {block}"
+            )
         return ids[-block:]
 
     def set_position(self, position: int) -> None:
@@ -212,8 +214,9 @@ class Session(QObject):
         if baseline or self.baseline is None:
             self.baseline = predict(model, tok, self.ids, (), None, self.candidates, self.position)
         if self.interventions:
-            self.current = predict(model, tok, self.ids, self.interventions, self.bench.means,
-                                   self.candidates, self.position)
+            self.current = predict(
+                model, tok, self.ids, self.interventions, self.bench.means, self.candidates, self.position
+            )
         else:
             self.current = self.baseline
         self.predictions_changed.emit()
@@ -223,9 +226,19 @@ class Session(QObject):
     def workspace(self, edge_threshold: int = 0) -> Workspace:
         """The open document as a workspace (the edge threshold lives in the window)."""
         task = self.task.name if self.task is not None and self.task.name in BUILTIN_TASKS else None
-        return Workspace(self.model_ref, self.circuit, self.circuit_path, list(self.interventions),
-                         self.prompt, self.example, task, self.position, self.graph_mode,
-                         edge_threshold, list(self.selection))
+        return Workspace(
+            self.model_ref,
+            self.circuit,
+            self.circuit_path,
+            list(self.interventions),
+            self.prompt,
+            self.example,
+            task,
+            self.position,
+            self.graph_mode,
+            edge_threshold,
+            list(self.selection),
+        )
 
     def restore_workspace(self, ws: Workspace, source: str) -> None:
         """Open a workspace. Everything is loaded and checked first: on an error (a

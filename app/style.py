@@ -15,5 +15,6 @@ def is_dark() -> bool:
 def configure_plots() -> None:
     """Plots follow the system's light or dark scheme."""
     dark = is_dark()
-    pg.setConfigOptions(background="#1e1e1e" if dark else "w",
-                        foreground="#dddddd" if dark else "k", antialias=False)
+    pg.setConfigOptions(
+        background="#1e1e1e" if dark else "w", foreground="#dddddd" if dark else "k", antialias=False
+    )

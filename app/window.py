@@ -7,10 +7,20 @@ import logging
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QLineEdit,
-                               QMainWindow, QMessageBox, QSizePolicy, QSlider, QToolBar,
-                               QVBoxLayout, QWidget)
-
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.verdicts import CHECKS, judge, overall
 
@@ -31,8 +41,7 @@ from .views.training import TrainingPanel
 
 log = logging.getLogger(__name__)
 
-GRAPH_MODES = [("circuit", "Circuit"), ("neighbours", "Circuit + neighbours"),
-               ("model", "Whole model")]
+GRAPH_MODES = [("circuit", "Circuit"), ("neighbours", "Circuit + neighbours"), ("model", "Whole model")]
 
 
 class CircuitSummary(QLabel):
@@ -52,16 +61,23 @@ class CircuitSummary(QLabel):
             self.setText("<i>No circuit open: the whole model is shown.</i>")
             self.setToolTip("")
             return
-        text = (f"<b>{c.task}</b>: {c.n_nodes} nodes, {c.n_edges} edges; task loss "
-                f"{c.loss_circuit:.3f} (full model {c.loss_full:.3f}, target {c.target_loss}; "
-                f"lower is better, chance 0.693); {c.ablation} ablation")
+        text = (
+            f"<b>{c.task}</b>: {c.n_nodes} nodes, {c.n_edges} edges; task loss "
+            f"{c.loss_circuit:.3f} (full model {c.loss_full:.3f}, target {c.target_loss}; "
+            f"lower is better, chance 0.693); {c.ablation} ablation"
+        )
         if c.checks:
             verdicts = judge(c.checks, c.target_loss, c.loss_full)
             total = overall(verdicts)
-            parts = [f"<span style='color:{VERDICT_COLOUR[v.status]}'>{LABELS[k]} "
-                     f"{c.checks[k]:.3f}</span>" for k, v in verdicts.items()]
-            text += (f"<br>checks <b style='color:{VERDICT_COLOUR[total.status]}'>{total.reason}</b>: "
-                     + " · ".join(parts) + " <i>(hover for what each means)</i>")
+            parts = [
+                f"<span style='color:{VERDICT_COLOUR[v.status]}'>{LABELS[k]} {c.checks[k]:.3f}</span>"
+                for k, v in verdicts.items()
+            ]
+            text += (
+                f"<br>checks <b style='color:{VERDICT_COLOUR[total.status]}'>{total.reason}</b>: "
+                + " · ".join(parts)
+                + " <i>(hover for what each means)</i>"
+            )
             self.setToolTip(checks_tooltip(c.checks, verdicts))
         else:
             text += "<br><i>No faithfulness checks recorded for this circuit.</i>"
@@ -79,12 +95,15 @@ def checks_tooltip(checks: dict, verdicts: dict) -> str:
         f"<td>{c.better} is better</td>"
         f"<td style='color:{VERDICT_COLOUR[verdicts[c.key].status]}'>{verdicts[c.key].status}</td>"
         f"<td>{c.measures}; {verdicts[c.key].reason}</td></tr>"
-        for c in CHECKS if c.key in verdicts)
+        for c in CHECKS
+        if c.key in verdicts
+    )
     return f"<table cellspacing=4>{rows}</table>"
 
 
 def device_summary() -> str:
     from core.device import describe, pick_device
+
     return f"Model on CPU · training on {describe(pick_device(None))}"
 
 
@@ -120,8 +139,10 @@ class MainWindow(QMainWindow):
         fit.setToolTip("Fit the whole graph in view (Ctrl+0)")
         self.effect_action = QAction("Ablation effect", self, checkable=True)
         self.effect_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
-        self.effect_action.setToolTip("Colour each circuit node by how much the task's logit "
-                                      "difference changes when that node alone is mean-ablated")
+        self.effect_action.setToolTip(
+            "Colour each circuit node by how much the task's logit "
+            "difference changes when that node alone is mean-ablated"
+        )
         self.effect_progress = QLabel()
         # A tool bar, not a row of widgets: what does not fit goes into its » menu instead of
         # widening the window or overlapping.
@@ -176,9 +197,11 @@ class MainWindow(QMainWindow):
         self._side_docks = (inspector, outputs, ivs)
         self._build_menus()
         self.device_label = QLabel(device_summary())
-        self.device_label.setToolTip("The open model (outputs, ablations, pruning) runs on the "
-                                     "CPU, where a forward pass takes milliseconds; training "
-                                     "uses the best device unless you choose one")
+        self.device_label.setToolTip(
+            "The open model (outputs, ablations, pruning) runs on the "
+            "CPU, where a forward pass takes milliseconds; training "
+            "uses the best device unless you choose one"
+        )
         self.statusBar().addPermanentWidget(self.device_label)
         self.say("Ready")
 
@@ -226,8 +249,12 @@ class MainWindow(QMainWindow):
         edit.addAction(undo)
         edit.addAction(redo)
         edit.addSeparator()
-        self._action(edit, "Ablate selection (mean)",
-                     lambda: s.selection and s.ablate("node", s.selection, "mean"), "Ctrl+D")
+        self._action(
+            edit,
+            "Ablate selection (mean)",
+            lambda: s.selection and s.ablate("node", s.selection, "mean"),
+            "Ctrl+D",
+        )
         self._action(edit, "Restore &all", s.clear_interventions, "Ctrl+Shift+R")
         model = self.menuBar().addMenu("&Model")
         self._action(model, "&Train a new model…", lambda: self._show_dock(self.training_dock), "Ctrl+T")
@@ -281,14 +308,16 @@ class MainWindow(QMainWindow):
 
     def _recolour(self) -> None:
         s = self.session
-        self.graph.set_activations(s.current.activations if s.current else None,
-                                   s.current.position if s.current else 0)
+        self.graph.set_activations(
+            s.current.activations if s.current else None, s.current.position if s.current else 0
+        )
         self.inspector.refresh_prompt()
 
     def _on_interventions(self) -> None:
         ivs = self.session.interventions
-        self.graph.set_ablations({iv.target for iv in ivs if iv.kind == "node"},
-                                 {iv.target for iv in ivs if iv.kind == "edge"})
+        self.graph.set_ablations(
+            {iv.target for iv in ivs if iv.kind == "node"}, {iv.target for iv in ivs if iv.kind == "edge"}
+        )
         n = len(ivs)
         self.say(f"{n} intervention{'s' if n != 1 else ''} active" if n else "Ready")
 
@@ -327,30 +356,36 @@ class MainWindow(QMainWindow):
 
     def _update_legend(self) -> None:
         """What the graph's colours mean, under the graph (they change with the overlay)."""
+
         def swatch(rgb, text, line=False):
             shape = "━━" if line else "●"
             return f"<span style='color:rgb{rgb}'>{shape}</span>&nbsp;{text}"
+
         e = self.effects
-        nodes = (f"ablation effect on the {e.metric} when the node alone is mean-ablated"
-                 if e.effects is not None else
-                 "activation at the chosen token, relative to the largest at its location")
+        nodes = (
+            f"ablation effect on the {e.metric} when the node alone is mean-ablated"
+            if e.effects is not None
+            else "activation at the chosen token, relative to the largest at its location"
+        )
         self.legend.setText(
             f"<small>Edges: {swatch(POSITIVE, 'positive weight', True)} &nbsp; "
             f"{swatch(NEGATIVE, 'negative weight', True)} &nbsp; ╍╍ ablated &nbsp;·&nbsp; "
             f"Nodes: {nodes}: {swatch(NEGATIVE, '−')} {swatch((200, 200, 200), '0')} "
             f"{swatch(POSITIVE, '+')} &nbsp; ✕ ablated &nbsp; "
-            f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>")
+            f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>"
+        )
 
     def _on_effects_updated(self) -> None:
         e = self.effects
         self._update_legend()
         self.graph.set_effects(e.effects, e.metric)
-        self.effect_progress.setText(f"{len(e.effects)}/{e.total} nodes" if e.effects is not None
-                                     else "")
+        self.effect_progress.setText(f"{len(e.effects)}/{e.total} nodes" if e.effects is not None else "")
 
     def _on_effects_finished(self) -> None:
-        self.say(f"Node colour: the change in the {self.effects.metric} when the node alone is "
-                 f"mean-ablated (red raises it, blue lowers it)")
+        self.say(
+            f"Node colour: the change in the {self.effects.metric} when the node alone is "
+            f"mean-ablated (red raises it, blue lowers it)"
+        )
 
     def _on_effects_stopped(self, reason: str) -> None:
         self._check_effect_action(False)
@@ -372,10 +407,13 @@ class MainWindow(QMainWindow):
     # ---- help and layout --------------------------------------------------------------------
 
     def about(self) -> None:
-        QMessageBox.about(self, "About Sparse Circuits",
-                          "<b>Sparse Circuits</b><br>Train weight-sparse transformers, prune them "
-                          "to task circuits, and explore the circuits live.<br><br>Method: Gao et "
-                          "al. 2025, <i>Weight-sparse transformers have interpretable circuits</i>.")
+        QMessageBox.about(
+            self,
+            "About Sparse Circuits",
+            "<b>Sparse Circuits</b><br>Train weight-sparse transformers, prune them "
+            "to task circuits, and explore the circuits live.<br><br>Method: Gao et "
+            "al. 2025, <i>Weight-sparse transformers have interpretable circuits</i>.",
+        )
 
     def _fit_to_screen(self) -> None:
         """1500x900, or 90% of the screen's free area if that is smaller, centred."""
@@ -385,8 +423,9 @@ class MainWindow(QMainWindow):
             return
         free = screen.availableGeometry()
         self.resize(min(1500, int(free.width() * 0.9)), min(900, int(free.height() * 0.9)))
-        self.move(free.x() + (free.width() - self.width()) // 2,
-                  free.y() + (free.height() - self.height()) // 2)
+        self.move(
+            free.x() + (free.width() - self.width()) // 2, free.y() + (free.height() - self.height()) // 2
+        )
 
     def _size_side_docks(self) -> None:
         """The inspector and the outputs take about a fifth and a quarter of the width, so the
@@ -398,7 +437,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._docks_sized:        # dock sizes only take once the window is laid out
+        if not self._docks_sized:  # dock sizes only take once the window is laid out
             self._docks_sized = True
             QTimer.singleShot(0, self._size_side_docks)
 
@@ -411,7 +450,7 @@ class MainWindow(QMainWindow):
         self.restoreState(state)
         screen = self.screen() or QApplication.primaryScreen()
         if screen is not None and not screen.availableGeometry().contains(self.frameGeometry()):
-            self._fit_to_screen()        # saved on a bigger screen than this one
+            self._fit_to_screen()  # saved on a bigger screen than this one
             return False
         return True
 

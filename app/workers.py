@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 class GeneratorWorker(QObject):
     yielded = Signal(object)
     errored = Signal(str)
-    finished = Signal(bool)          # True if it ran to the end, False if cancelled or failed
+    finished = Signal(bool)  # True if it ran to the end, False if cancelled or failed
 
     def __init__(self, make: Callable[[], Iterator], min_interval_s: float = 0.03):
         super().__init__()
@@ -62,7 +62,7 @@ class GeneratorWorker(QObject):
                 else:
                     completed = True
             finally:
-                generator.close()         # a cancelled training run saves its checkpoint here
+                generator.close()  # a cancelled training run saves its checkpoint here
             if pending is not None:
                 self.yielded.emit(pending)
         except Exception as e:  # reported to the user, never a crash of the app
@@ -99,14 +99,16 @@ class WorkerHandle:
         return self.thread.wait(timeout_ms)
 
 
-def start_worker(make: Callable[[], Iterator], yielded=None, errored=None,
-                 finished=None) -> WorkerHandle:
+def start_worker(make: Callable[[], Iterator], yielded=None, errored=None, finished=None) -> WorkerHandle:
     """Start `make()` in a worker thread. The slots given are connected before the thread
     starts, so that no early report is missed; they should be methods of objects living on
     the GUI thread (a lambda would run on the worker's thread)."""
     handle = WorkerHandle(GeneratorWorker(make))
-    for signal, slot in ((handle.worker.yielded, yielded), (handle.worker.errored, errored),
-                         (handle.worker.finished, finished)):
+    for signal, slot in (
+        (handle.worker.yielded, yielded),
+        (handle.worker.errored, errored),
+        (handle.worker.finished, finished),
+    ):
         if slot is not None:
             signal.connect(slot)
     return handle.start()

@@ -39,16 +39,16 @@ GRAPH_MODES = get_args(GraphMode)
 
 @dataclass
 class Workspace:
-    model: str                                  # "default" or a checkpoint folder
+    model: str  # "default" or a checkpoint folder
     circuit: Circuit | None = None
-    circuit_path: str | None = None             # None: the circuit is stored inline
+    circuit_path: str | None = None  # None: the circuit is stored inline
     interventions: list[Intervention] = field(default_factory=list)
     prompt: str = ""
-    example: Example | None = None              # gives the task's two candidates
+    example: Example | None = None  # gives the task's two candidates
     task: str | None = None
     position: int = -1
     graph_mode: str = "circuit"
-    edge_threshold: int = 0                     # percent of the largest |weight|
+    edge_threshold: int = 0  # percent of the largest |weight|
     selection: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -58,14 +58,27 @@ class Workspace:
             circuit = {"path": self.circuit_path}
         else:
             circuit = {"inline": self.circuit.to_dict()}
-        example = ({"correct": self.example.correct, "incorrect": self.example.incorrect}
-                   if self.example is not None else None)
-        return {"format": FORMAT, "version": VERSION, "model": self.model, "circuit": circuit,
-                "interventions": [iv.to_dict() for iv in self.interventions],
-                "prompt": self.prompt, "example": example, "task": self.task,
-                "position": self.position,
-                "graph": {"mode": self.graph_mode, "edge_threshold": self.edge_threshold,
-                          "selection": list(self.selection)}}
+        example = (
+            {"correct": self.example.correct, "incorrect": self.example.incorrect}
+            if self.example is not None
+            else None
+        )
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.model,
+            "circuit": circuit,
+            "interventions": [iv.to_dict() for iv in self.interventions],
+            "prompt": self.prompt,
+            "example": example,
+            "task": self.task,
+            "position": self.position,
+            "graph": {
+                "mode": self.graph_mode,
+                "edge_threshold": self.edge_threshold,
+                "selection": list(self.selection),
+            },
+        }
 
 
 def save_workspace(path, workspace: Workspace) -> None:
@@ -74,31 +87,39 @@ def save_workspace(path, workspace: Workspace) -> None:
 
 # ---- the file, as pydantic models (core.schemas turns their errors into one line) -----------
 
+
 def _check(test, problem: str):
     """An after-validator: the value if `test(value)`, else a ValueError saying `problem`."""
+
     def check(value):
         if not test(value):
             raise ValueError(problem.format(value=value))
         return value
+
     return AfterValidator(check)
 
 
-FormatName = Annotated[str, _check(lambda f: f == FORMAT,
-                                   f"expected {FORMAT!r}, got {{value!r}}: this is not a "
-                                   f"workspace file")]
-Version = Annotated[int, _check(lambda v: v <= VERSION,
-                                f"version {{value}} is from a newer version of the app (this one "
-                                f"reads version {VERSION})")]
-ModelPath = Annotated[str, _check(lambda m: resolve_model_path(m).exists(),
-                                  "the model {value} no longer exists")]
-CircuitPath = Annotated[str, _check(lambda p: Path(p).is_file(),
-                                    "the circuit file {value} no longer exists")]
+FormatName = Annotated[
+    str, _check(lambda f: f == FORMAT, f"expected {FORMAT!r}, got {{value!r}}: this is not a workspace file")
+]
+Version = Annotated[
+    int,
+    _check(
+        lambda v: v <= VERSION,
+        f"version {{value}} is from a newer version of the app (this one reads version {VERSION})",
+    ),
+]
+ModelPath = Annotated[
+    str, _check(lambda m: resolve_model_path(m).exists(), "the model {value} no longer exists")
+]
+CircuitPath = Annotated[str, _check(lambda p: Path(p).is_file(), "the circuit file {value} no longer exists")]
 TaskName = Annotated[str, _check(lambda t: t in BUILTIN_TASKS, "unknown task {value!r}")]
 Percent = Annotated[int, _check(lambda t: 0 <= t <= 100, "must be from 0 to 100 (got {value})")]
 
 
 class CircuitRef(Strict):
     """Where the circuit is: a file (`path`, which must exist) or written out (`inline`)."""
+
     path: CircuitPath | None = None
     inline: CircuitFile | None = None
 
@@ -123,6 +144,7 @@ class GraphEntry(Strict):
 class WorkspaceFile(Strict):
     """A workspace file: every field is required (null where the docstring above allows it);
     unknown fields are ignored."""
+
     format: FormatName
     version: Version
     model: ModelPath
@@ -153,11 +175,21 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
             raise FileFormatError(f"{source}: field 'circuit.path': {e}") from None
     elif f.circuit is not None:
         circuit = Circuit.from_validated(f.circuit.inline)
-    example = None if f.example is None else Example(f.prompt, f.example.correct,
-                                                     f.example.incorrect)
+    example = None if f.example is None else Example(f.prompt, f.example.correct, f.example.incorrect)
     interventions = [Intervention(iv.kind, iv.target, iv.mode) for iv in f.interventions]
-    return Workspace(f.model, circuit, circuit_path, interventions, f.prompt, example, f.task,
-                     f.position, f.graph.mode, f.graph.edge_threshold, list(f.graph.selection))
+    return Workspace(
+        f.model,
+        circuit,
+        circuit_path,
+        interventions,
+        f.prompt,
+        example,
+        f.task,
+        f.position,
+        f.graph.mode,
+        f.graph.edge_threshold,
+        list(f.graph.selection),
+    )
 
 
 def node_in_model(model, node: str) -> bool:
@@ -170,8 +202,10 @@ def node_in_model(model, node: str) -> bool:
 
 def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> None:
     """Every node the workspace names exists in `model`, and its position is in the prompt."""
+
     def fail(name, problem):
         raise FileFormatError(f"{source}: field '{name}': {problem}")
+
     if workspace.circuit is not None:
         for node in workspace.circuit.nodes:
             if not node_in_model(model, node):
@@ -189,6 +223,6 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
         if not node_in_model(model, node):
             fail("graph.selection", f"node {node!r} is not in the model")
     n = len(tokenizer.encode(workspace.prompt)) if workspace.prompt else 0
-    n = min(n, model.config.block_size)          # the session keeps the prompt's last tokens
+    n = min(n, model.config.block_size)  # the session keeps the prompt's last tokens
     if not (0 <= workspace.position < n or n == 0 and workspace.position == -1):
         fail("position", f"{workspace.position} is not a token of the prompt ({n} tokens)")

@@ -114,6 +114,7 @@ class _Plan:
     def _recorder(self, channel):
         def record(x, name):
             self.written[(name, channel)] = x[..., channel]
+
         return record
 
     def _residual_hook(self, x, name):
@@ -130,8 +131,14 @@ class _Plan:
 
 
 @contextlib.contextmanager
-def ablated(model, *, gates: dict[str, torch.Tensor] | None = None, interventions=(),
-            means: dict[str, torch.Tensor] | None = None, ablation: str = "mean"):
+def ablated(
+    model,
+    *,
+    gates: dict[str, torch.Tensor] | None = None,
+    interventions=(),
+    means: dict[str, torch.Tensor] | None = None,
+    ablation: str = "mean",
+):
     """Run `model` with nodes gated off (`gates`, replaced by the mean or zero as `ablation`
     says) and `interventions` applied (each with its own mode), for the duration of the block,
     in this thread only."""

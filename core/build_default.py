@@ -42,8 +42,11 @@ def train_small(run_dir: Path, seed: int) -> float:
         if isinstance(event, TrainingStarted):
             start = time.perf_counter()
         elif isinstance(event, TrainEvent) and event.kind == "checkpoint":
-            print(f"step {event.step}/{event.total_steps} loss {event.loss:.3f} "
-                  f"val {event.val_loss:.3f} ({event.elapsed_s:.0f} s)", file=sys.stderr)
+            print(
+                f"step {event.step}/{event.total_steps} loss {event.loss:.3f} "
+                f"val {event.val_loss:.3f} ({event.elapsed_s:.0f} s)",
+                file=sys.stderr,
+            )
     return time.perf_counter() - start
 
 
@@ -63,8 +66,9 @@ def prune_task(bench: Workbench, task, seed: int) -> Circuit:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.build_default")
     parser.add_argument("--run", default="runs/default-model", type=Path)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1]
-                                             / "resources" / "default_model"), type=Path)
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parents[1] / "resources" / "default_model"), type=Path
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", default=",".join(BUILTIN_TASKS))
     args = parser.parse_args(argv)
@@ -79,6 +83,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     means = compute_means(bench.model, bench.stream())
     from safetensors.torch import save_file
+
     save_file({k: v.contiguous() for k, v in means.items()}, str(staging / MEANS_FILE))
     bench.__dict__["means"] = means
 
@@ -86,26 +91,36 @@ def main(argv=None) -> int:
     for name in args.tasks.split(","):
         done = args.run / "circuits" / f"{name}.json"
         if done.is_file() and train_s == 0.0:
-            circuit = Circuit.load(done)     # pruned by an interrupted build of this same model
+            circuit = Circuit.load(done)  # pruned by an interrupted build of this same model
         else:
             circuit = prune_task(bench, BUILTIN_TASKS[name], args.seed)
             done.parent.mkdir(exist_ok=True)
             circuit.save(done)
         prune_s = circuit.extra["prune_seconds"]
         circuit.save(staging / "circuits" / f"{name}.json")
-        row = {"task": name, "target_loss": circuit.target_loss,
-               "n_nodes": circuit.n_nodes, "n_edges": circuit.n_edges,
-               "loss_full": circuit.loss_full, "loss_circuit": circuit.loss_circuit,
-               "prune_seconds": prune_s, **circuit.checks}
+        row = {
+            "task": name,
+            "target_loss": circuit.target_loss,
+            "n_nodes": circuit.n_nodes,
+            "n_edges": circuit.n_edges,
+            "loss_full": circuit.loss_full,
+            "loss_circuit": circuit.loss_circuit,
+            "prune_seconds": prune_s,
+            **circuit.checks,
+        }
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 
     metrics = read_metrics(args.run)
-    report = {"seed": args.seed, "train_seconds_this_build": round(train_s, 1),
-              "train_steps": metrics[-1]["step"], "final_loss": metrics[-1]["loss"],
-              "final_val_loss": next((m["val_loss"] for m in reversed(metrics) if "val_loss" in m), None),
-              "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-              "tasks": results}
+    report = {
+        "seed": args.seed,
+        "train_seconds_this_build": round(train_s, 1),
+        "train_steps": metrics[-1]["step"],
+        "final_loss": metrics[-1]["loss"],
+        "final_val_loss": next((m["val_loss"] for m in reversed(metrics) if "val_loss" in m), None),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "tasks": results,
+    }
     atomic_write_text(staging / "report.json", json.dumps(report, indent=1))
     atomic_write_text(staging / "REPORT.md", format_report(report))
     replace_dir(staging, args.out)
@@ -115,18 +130,23 @@ def main(argv=None) -> int:
 
 def format_report(report: dict) -> str:
     lines = [
-        "# The default model", "",
+        "# The default model",
+        "",
         "The `small` preset trained on the embedded corpus, pruned on every built-in task with "
-        "mean ablation to a two-token task loss of 0.15. Rebuild with `make default-model`.", "",
+        "mean ablation to a two-token task loss of 0.15. Rebuild with `make default-model`.",
+        "",
         f"- seed {report['seed']}; {report['train_steps']} steps; final training loss "
         f"{report['final_loss']:.3f}, validation loss {report['final_val_loss']:.3f}",
-        f"- built on {report['machine']}", "",
+        f"- built on {report['machine']}",
+        "",
         "Losses are two-token cross-entropies (chance is 0.693). `sufficiency`: the circuit alone; "
         "`necessity`: the model without the circuit; `random`: random node sets of the same size "
         "per location (mean ± std of 20); `zero`: the circuit with zero instead of mean ablation; "
         "`held-out`: the circuit on unseen examples; `re-init`: the same pruner on a model with "
-        "re-initialised weights of the same sparsity pattern, at the circuit's size.", "",
-        "| task | nodes | edges | full | circuit | held-out | necessity | random | zero | re-init | prune s |",
+        "re-initialised weights of the same sparsity pattern, at the circuit's size.",
+        "",
+        "| task | nodes | edges | full | circuit | held-out | necessity | random | zero | re-init "
+        "| prune s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["tasks"]:
@@ -134,7 +154,8 @@ def format_report(report: dict) -> str:
             f"| {r['task']} | {r['n_nodes']} | {r['n_edges']} | {r['loss_full']:.3f} | "
             f"{r['loss_circuit']:.3f} | {r['heldout_loss']:.3f} | {r['necessity_loss']:.3f} | "
             f"{r['random_circuit_loss_mean']:.3f} ± {r['random_circuit_loss_std']:.3f} | "
-            f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['prune_seconds']} |")
+            f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['prune_seconds']} |"
+        )
     cautions = [f"- `{r['task']}`: {caution}" for r in report["tasks"] if (caution := caution_for(r))]
     if cautions:
         lines += ["", "Read these with care:", *cautions]
@@ -144,17 +165,23 @@ def format_report(report: dict) -> str:
 def caution_for(row: dict) -> str | None:
     """Why a circuit's numbers may not mean what they seem, or None."""
     if row["loss_circuit"] > row["target_loss"]:
-        return (f"no circuit reaches the target: the full model does not learn the task (loss "
-                f"{row['loss_full']:.3f}), so the pruner keeps everything")
+        return (
+            f"no circuit reaches the target: the full model does not learn the task (loss "
+            f"{row['loss_full']:.3f}), so the pruner keeps everything"
+        )
     if row["loss_full"] > row["target_loss"]:
-        return (f"the full model does not learn the task (loss {row['loss_full']:.3f}, above the "
-                f"target {row['target_loss']}); the circuit reaches the target by mean-ablating "
-                f"what misleads the model, so it is not how the model does the task")
+        return (
+            f"the full model does not learn the task (loss {row['loss_full']:.3f}, above the "
+            f"target {row['target_loss']}); the circuit reaches the target by mean-ablating "
+            f"what misleads the model, so it is not how the model does the task"
+        )
     random_mean, random_std = row["random_circuit_loss_mean"], row["random_circuit_loss_std"]
     if random_mean <= row["loss_circuit"] + max(2 * random_std, 0.05):
-        return ("random node sets of the same size do as well: the last token alone decides the "
-                "task through what no mask covers (its embedding's direct path to the logits "
-                "and the bigram table), so the circuit shows nothing")
+        return (
+            "random node sets of the same size do as well: the last token alone decides the "
+            "task through what no mask covers (its embedding's direct path to the logits "
+            "and the bigram table), so the circuit shows nothing"
+        )
     if row["heldout_loss"] > row["target_loss"]:
         return f"held-out loss {row['heldout_loss']:.3f} is above the target"
     return None

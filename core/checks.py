@@ -20,19 +20,31 @@ from .prune import PruneConfig, Pruner
 from .taskeval import TaskBatch, evaluate
 from .topology import Node
 
-CHECK_NAMES = ("sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
-               "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
-               "reinit_control_loss")
+CHECK_NAMES = (
+    "sufficiency_loss",
+    "necessity_loss",
+    "random_circuit_loss_mean",
+    "random_circuit_loss_std",
+    "zero_ablation_loss",
+    "heldout_loss",
+    "reinit_control_loss",
+)
 
 
-def evaluate_circuit(model, batch: TaskBatch, nodes, means, ablation: str = "mean",
-                     calibration: dict | None = None, keep: bool = True) -> dict:
+def evaluate_circuit(
+    model,
+    batch: TaskBatch,
+    nodes,
+    means,
+    ablation: str = "mean",
+    calibration: dict | None = None,
+    keep: bool = True,
+) -> dict:
     """`evaluate` with only `nodes` kept (keep=True) or only `nodes` ablated (keep=False), the
     rest replaced by their means (or zero), through the circuit's calibration if it has one.
     `eval --circuit` and every check measure a circuit with this."""
     gates = gates_keeping(model, nodes, keep)
-    with ablated(model, gates=gates, means=means if ablation == "mean" else None,
-                 ablation=ablation):
+    with ablated(model, gates=gates, means=means if ablation == "mean" else None, ablation=ablation):
         return evaluate(model, batch, calibration)
 
 
@@ -68,8 +80,7 @@ def random_circuits(model, circuit, batch, means, draws: int = 20, seed: int = 0
         for site, count in per_site.items():
             picks = torch.randperm(model.topology.width(site), generator=gen)[:count]
             nodes += [f"{site}.{i}" for i in picks.tolist()]
-        losses.append(circuit_loss(model, batch, nodes, means, circuit.ablation,
-                                   circuit.calibration))
+        losses.append(circuit_loss(model, batch, nodes, means, circuit.ablation, circuit.calibration))
     return statistics.mean(losses), (statistics.stdev(losses) if len(losses) > 1 else 0.0)
 
 
@@ -83,7 +94,7 @@ def reinitialised(model: GPT, seed: int = 0) -> GPT:
     for name, p in copy.named_parameters():
         src = originals[name]
         if "ln_" in name or "sink_logit" in name:
-            continue            # fresh defaults from the constructor
+            continue  # fresh defaults from the constructor
         nonzero = src != 0
         std = float(src[nonzero].float().std()) if int(nonzero.sum()) > 1 else 0.02
         fresh = torch.randn(p.shape, generator=gen).to(p.device) * std
@@ -101,11 +112,12 @@ def reinit_control(model, circuit, batch, stream_factory, prune_config: PruneCon
 def iter_reinit_control(model, circuit, batch, stream_factory, prune_config: PruneConfig):
     """reinit_control as a generator: ("progress", fraction done) as it goes, then ("loss", x)."""
     from .means import compute_means
+
     twin = reinitialised(model, seed=prune_config.seed + 1)
     twin_means = compute_means(twin, stream_factory()) if circuit.ablation == "mean" else None
     pruner = Pruner(twin, batch, twin_means, replace(prune_config, ablation=circuit.ablation))
     for event in pruner.run():
-        if event.phase != "optimize":    # the optimisation is what we need; skip the search
+        if event.phase != "optimize":  # the optimisation is what we need; skip the search
             break
         yield "progress", event.step / max(1, event.total)
     yield "loss", pruner.loss_with_top(circuit.n_nodes, pruner.ranking())
@@ -114,11 +126,12 @@ def iter_reinit_control(model, circuit, batch, stream_factory, prune_config: Pru
 @dataclass(frozen=True)
 class CheckProgress:
     """Where the checks are: `check` is running (value None) or has just given `value`."""
+
     check: str
-    done: int                 # checks finished so far
+    done: int  # checks finished so far
     total: int
     value: float | None = None
-    fraction: float = 0.0     # how far the running check is (the re-init control is long)
+    fraction: float = 0.0  # how far the running check is (the re-init control is long)
 
     @property
     def overall(self) -> float:
@@ -130,15 +143,25 @@ class CheckProgress:
         return 0.25 + 0.75 * (self.fraction if self.done == quick else 1.0)
 
 
-def iter_checks(model, circuit: Circuit, batch: TaskBatch, heldout: TaskBatch, means,
-                stream_factory, prune_config: PruneConfig | None = None, draws: int = 20):
+def iter_checks(
+    model,
+    circuit: Circuit,
+    batch: TaskBatch,
+    heldout: TaskBatch,
+    means,
+    stream_factory,
+    prune_config: PruneConfig | None = None,
+    draws: int = 20,
+):
     """CheckProgress events, one check after another; the last one of each carries its value."""
     prune_config = prune_config or PruneConfig(seed=circuit.seed)
     steps = [
         ("sufficiency_loss", lambda: sufficiency(model, circuit, batch, means)),
         ("necessity_loss", lambda: necessity(model, circuit, batch, means)),
-        ("random_circuit_loss_mean",
-         lambda: random_circuits(model, circuit, batch, means, draws, seed=circuit.seed)),
+        (
+            "random_circuit_loss_mean",
+            lambda: random_circuits(model, circuit, batch, means, draws, seed=circuit.seed),
+        ),
         ("zero_ablation_loss", lambda: zero_ablation(model, circuit, batch, means)),
         ("heldout_loss", lambda: sufficiency(model, circuit, heldout, means)),
     ]
@@ -160,12 +183,19 @@ def iter_checks(model, circuit: Circuit, batch: TaskBatch, heldout: TaskBatch, m
             yield CheckProgress(name, total, total, value)
 
 
-def run_checks(model, circuit: Circuit, batch: TaskBatch, heldout: TaskBatch, means,
-               stream_factory, prune_config: PruneConfig | None = None, draws: int = 20) -> dict:
+def run_checks(
+    model,
+    circuit: Circuit,
+    batch: TaskBatch,
+    heldout: TaskBatch,
+    means,
+    stream_factory,
+    prune_config: PruneConfig | None = None,
+    draws: int = 20,
+) -> dict:
     """Every check at once: {check name: loss}."""
     results = {}
-    for event in iter_checks(model, circuit, batch, heldout, means, stream_factory,
-                             prune_config, draws):
+    for event in iter_checks(model, circuit, batch, heldout, means, stream_factory, prune_config, draws):
         if event.value is not None:
             results[event.check] = event.value
     return {k: results[k] for k in CHECK_NAMES}

@@ -32,10 +32,10 @@ class Circuit:
     loss_full: float
     loss_circuit: float
     seed: int = 0
-    calibration: dict | None = None      # {"scale", "shift"} when calibration was on
+    calibration: dict | None = None  # {"scale", "shift"} when calibration was on
     n_examples: int = 0
     checks: dict | None = None
-    model: str | None = None             # where the model came from, for the reader
+    model: str | None = None  # where the model came from, for the reader
     extra: dict = field(default_factory=dict)
 
     @property
@@ -47,11 +47,22 @@ class Circuit:
         return len(self.edges)
 
     def to_dict(self) -> dict:
-        d = {"format": FORMAT, "task": self.task, "target_loss": self.target_loss,
-             "ablation": self.ablation, "n_nodes": self.n_nodes, "n_edges": self.n_edges,
-             "loss_full": self.loss_full, "loss_circuit": self.loss_circuit, "seed": self.seed,
-             "calibration": self.calibration, "n_examples": self.n_examples,
-             "model": self.model, "nodes": list(self.nodes), "edges": list(self.edges)}
+        d = {
+            "format": FORMAT,
+            "task": self.task,
+            "target_loss": self.target_loss,
+            "ablation": self.ablation,
+            "n_nodes": self.n_nodes,
+            "n_edges": self.n_edges,
+            "loss_full": self.loss_full,
+            "loss_circuit": self.loss_circuit,
+            "seed": self.seed,
+            "calibration": self.calibration,
+            "n_examples": self.n_examples,
+            "model": self.model,
+            "nodes": list(self.nodes),
+            "edges": list(self.edges),
+        }
         if self.checks is not None:
             d["checks"] = self.checks
         d.update(self.extra)
@@ -69,12 +80,21 @@ class Circuit:
     def from_validated(cls, f: CircuitFile) -> "Circuit":
         """A circuit from its checked JSON (also reached nested, from a workspace's inline
         circuit). Edges and calibration keep the keys they were written with."""
-        return cls(task=f.task, target_loss=f.target_loss, ablation=f.ablation,
-                   nodes=list(f.nodes), edges=[e.model_dump(exclude_unset=True) for e in f.edges],
-                   loss_full=f.loss_full, loss_circuit=f.loss_circuit, seed=f.seed,
-                   calibration=None if f.calibration is None else f.calibration.model_dump(),
-                   n_examples=f.n_examples, checks=f.checks, model=f.model,
-                   extra=dict(f.model_extra or {}))
+        return cls(
+            task=f.task,
+            target_loss=f.target_loss,
+            ablation=f.ablation,
+            nodes=list(f.nodes),
+            edges=[e.model_dump(exclude_unset=True) for e in f.edges],
+            loss_full=f.loss_full,
+            loss_circuit=f.loss_circuit,
+            seed=f.seed,
+            calibration=None if f.calibration is None else f.calibration.model_dump(),
+            n_examples=f.n_examples,
+            checks=f.checks,
+            model=f.model,
+            extra=dict(f.model_extra or {}),
+        )
 
     @classmethod
     def load(cls, path) -> "Circuit":
@@ -105,12 +125,24 @@ def extract_edges(model, nodes: list[str]) -> list[dict]:
         w = model.submodule(key).weight.detach()
         sub = w[[offset + d for d in dst]][:, src].float().cpu()
         for r, c in (sub != 0).nonzero().tolist():
-            edges.append({"src": f"{src_site}.{src[c]}", "dst": f"{dst_site}.{dst[r]}",
-                          "weight": float(sub[r, c]), "kind": "weight"})
+            edges.append(
+                {
+                    "src": f"{src_site}.{src[c]}",
+                    "dst": f"{dst_site}.{dst[r]}",
+                    "weight": float(sub[r, c]),
+                    "kind": "weight",
+                }
+            )
     for writer, reader, norm_key in model.topology.residual_pairs():
         reads = set(kept.get(writer, [])) & set(kept.get(reader, []))
         gain = model.submodule(norm_key).weight
         for ch in sorted(reads):
-            edges.append({"src": f"{writer}.{ch}", "dst": f"{reader}.{ch}",
-                          "weight": float(gain[ch]), "kind": "residual"})
+            edges.append(
+                {
+                    "src": f"{writer}.{ch}",
+                    "dst": f"{reader}.{ch}",
+                    "weight": float(gain[ch]),
+                    "kind": "residual",
+                }
+            )
     return edges

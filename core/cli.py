@@ -28,8 +28,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.ArgumentParser:
-    parser = _Parser(prog="sparse-circuits",
-                     description="Train weight-sparse transformers and study their circuits.")
+    parser = _Parser(
+        prog="sparse-circuits", description="Train weight-sparse transformers and study their circuits."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -48,7 +49,8 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     i.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("tasks", help="list the built-in tasks").add_argument(
-        "--json", action="store_true", help="print JSON")
+        "--json", action="store_true", help="print JSON"
+    )
 
     p = sub.add_parser("prune", help="prune a model to the circuit of one task")
     p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint folder, or 'default'")
@@ -83,8 +85,11 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     c.add_argument("--quiet", action="store_true", help="no progress")
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
-    b.add_argument("what", choices=list(bench_kinds),
-                   help="; ".join(f"{kind}: {text}" for kind, text in bench_kinds.items()))
+    b.add_argument(
+        "what",
+        choices=list(bench_kinds),
+        help="; ".join(f"{kind}: {text}" for kind, text in bench_kinds.items()),
+    )
     b.add_argument("--preset", default="small")
     b.add_argument("--steps", type=int, default=15, help="timed steps of each kind (default 15)")
     b.add_argument("--device", help="default: the best available")
@@ -97,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     return run(build_parser(), argv)
 
 
-def run(parser: argparse.ArgumentParser, argv: list[str] | None = None,
-        first: Callable[[argparse.Namespace], int | None] | None = None) -> int:
+def run(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+    first: Callable[[argparse.Namespace], int | None] | None = None,
+) -> int:
     """Parse `argv` and run its command. `first` may take the parsed arguments over (app.entry:
     the desktop app, `bench gui`) by returning an exit status; None leaves them to the commands
     here. Bad input, from either, is one line on stderr and exit status 2."""
@@ -110,9 +118,16 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None,
         if args.command is None:
             raise UsageError(f"{parser.prog}: a command is required (see {parser.prog} --help)")
         from .commands import circuits
-        handlers = {"train": cmd_train, "info": cmd_info, "bench": cmd_bench,
-                    "tasks": circuits.cmd_tasks, "prune": circuits.cmd_prune,
-                    "eval": circuits.cmd_eval, "check": circuits.cmd_check}
+
+        handlers = {
+            "train": cmd_train,
+            "info": cmd_info,
+            "bench": cmd_bench,
+            "tasks": circuits.cmd_tasks,
+            "prune": circuits.cmd_prune,
+            "eval": circuits.cmd_eval,
+            "check": circuits.cmd_check,
+        }
         return handlers[args.command](args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)
@@ -128,6 +143,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None,
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("sparse-circuits")
     except PackageNotFoundError:
@@ -136,11 +152,13 @@ def _version() -> str:
 
 def cmd_train(args) -> int:
     from .commands.train import run_training
+
     return run_training(args)
 
 
 def cmd_info(args) -> int:
     from .commands.info import checkpoint_info, format_info
+
     info = checkpoint_info(args.checkpoint)
     print(json.dumps(info, indent=1) if args.json else format_info(info))
     return 0
@@ -148,13 +166,16 @@ def cmd_info(args) -> int:
 
 def cmd_bench(args) -> int:
     from .commands.bench import bench_train
+
     result = bench_train(args.preset, args.steps, args.device)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"sparse step {result['sparse_step_s'] * 1000:.1f} ms, dense step "
-              f"{result['dense_step_s'] * 1000:.1f} ms, ratio {result['ratio']:.3f} "
-              f"(medians of {args.steps}, preset {args.preset}, {result['device']})")
+        print(
+            f"sparse step {result['sparse_step_s'] * 1000:.1f} ms, dense step "
+            f"{result['dense_step_s'] * 1000:.1f} ms, ratio {result['ratio']:.3f} "
+            f"(medians of {args.steps}, preset {args.preset}, {result['device']})"
+        )
     return 0
 
 

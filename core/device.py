@@ -24,7 +24,9 @@ def pick_device(requested: str | None = None) -> torch.device:
         raise DeviceError(f"--device {requested}: CUDA is not available on this machine")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise DeviceError(f"--device {requested}: only {torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise DeviceError(f"--device {requested}: Apple MPS is not available on this machine")
     if device.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"--device {requested}: unsupported device type {device.type!r}")

@@ -32,23 +32,46 @@ MAX_WEIGHTS_BYTES = 32 << 30
 
 # OpenAI GPTConfig defaults: a released beeg_config.json only lists what differs from them.
 OPENAI_DEFAULTS = dict(
-    block_size=1024, vocab_size=50304, n_layer=12, n_head=12, d_model=768, d_head=None,
-    dropout=0.0, bias=True, ln_bias=True, rms_norm=False, residual_activation_type="identity",
-    activation_type="gelu", afrac=None, afrac_loctypes="attn_in,attn_out,mlp_in,mlp_out",
-    tied_unembed=True, tokenizer_name="tinypython_2k", d_mlp=None, enable_bigram_table=False,
-    learnable_bigram_table=False, d_pos_emb=None, dropout_cat_pos_emb=False,
-    sinusoidal_cat_pos_emb=False, sink=False,
+    block_size=1024,
+    vocab_size=50304,
+    n_layer=12,
+    n_head=12,
+    d_model=768,
+    d_head=None,
+    dropout=0.0,
+    bias=True,
+    ln_bias=True,
+    rms_norm=False,
+    residual_activation_type="identity",
+    activation_type="gelu",
+    afrac=None,
+    afrac_loctypes="attn_in,attn_out,mlp_in,mlp_out",
+    tied_unembed=True,
+    tokenizer_name="tinypython_2k",
+    d_mlp=None,
+    enable_bigram_table=False,
+    learnable_bigram_table=False,
+    d_pos_emb=None,
+    dropout_cat_pos_emb=False,
+    sinusoidal_cat_pos_emb=False,
+    sink=False,
 )
 # Keys of beeg_config.json that only steer OpenAI's training or kernels.
-OPENAI_IGNORED_KEYS = {"flash", "grad_checkpointing", "debug_nans", "enable_sparse_kernels",
-                       "bigram_table_rank", "use_tied_aux_matrix"}
+OPENAI_IGNORED_KEYS = {
+    "flash",
+    "grad_checkpointing",
+    "debug_nans",
+    "enable_sparse_kernels",
+    "bigram_table_rank",
+    "use_tied_aux_matrix",
+}
 
 
 @dataclass
 class Checkpoint:
     model: GPT
     tokenizer: Tokenizer | None
-    meta: dict = field(default_factory=dict)   # sparsity settings, step, source format
+    meta: dict = field(default_factory=dict)  # sparsity settings, step, source format
     path: Path | None = None
 
 
@@ -73,13 +96,20 @@ def load_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None
         raise FileFormatError(f"{source}: weights do not match the config ({'; '.join(parts)})")
     for name, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise FileFormatError(f"{source}: {name} has shape {tuple(tensor.shape)}, "
-                                  f"the config needs {tuple(expected[name].shape)}")
+            raise FileFormatError(
+                f"{source}: {name} has shape {tuple(tensor.shape)}, "
+                f"the config needs {tuple(expected[name].shape)}"
+            )
     model.load_state_dict(state, strict=False)
 
 
-def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer | None, meta: dict,
-                    extra_files: dict[str, dict[str, torch.Tensor] | dict] | None = None) -> None:
+def save_checkpoint(
+    folder: Path,
+    model: GPT,
+    tokenizer: Tokenizer | None,
+    meta: dict,
+    extra_files: dict[str, dict[str, torch.Tensor] | dict] | None = None,
+) -> None:
     """Write the checkpoint folder whole or not at all. `extra_files` maps a file name to
     tensors (saved as safetensors) or a dict (saved as JSON)."""
     folder = Path(folder)
@@ -87,8 +117,7 @@ def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer | None, meta:
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
     try:
         save_file(model_state(model), str(staging / "model.safetensors"))
-        config = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
-                  "model": model.config.to_dict(), **meta}
+        config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model.config.to_dict(), **meta}
         atomic_write_text(staging / "config.json", json.dumps(config, indent=1))
         if tokenizer is not None:
             tokenizer.save(staging / "tokenizer.json")
@@ -100,6 +129,7 @@ def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer | None, meta:
         replace_dir(staging, folder)
     except BaseException:
         import shutil
+
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
@@ -133,8 +163,10 @@ def load_ours(folder: Path) -> Checkpoint:
     if data.get("format") != FORMAT_NAME:
         raise FileFormatError(f"{config_path}: not a {FORMAT_NAME} config")
     if data.get("version") != FORMAT_VERSION:
-        raise FileFormatError(f"{config_path}: version {data.get('version')!r} is not supported "
-                              f"(this program reads version {FORMAT_VERSION})")
+        raise FileFormatError(
+            f"{config_path}: version {data.get('version')!r} is not supported "
+            f"(this program reads version {FORMAT_VERSION})"
+        )
     if not isinstance(data.get("model"), dict):
         raise FileFormatError(f"{config_path}: field 'model' must be an object")
     try:
@@ -186,7 +218,7 @@ def load_openai(folder: Path) -> Checkpoint:
         raise FileFormatError(f"{weights}: expected a state dict")
     state = {}
     for name, tensor in raw.items():
-        if name.endswith(".attn.bias"):          # the causal-mask buffer of the slow path
+        if name.endswith(".attn.bias"):  # the causal-mask buffer of the slow path
             continue
         name = name.replace(".attn.attn_imp.sink_logit", ".attn.sink_logit")
         state[name] = tensor.float() if tensor.is_floating_point() else tensor

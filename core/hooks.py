@@ -25,7 +25,7 @@ from torch import nn
 HookFn = Callable[..., "torch.Tensor | None"]
 
 # {registry: {name: [fn, ...]}} for the hooks installed in the current context (thread).
-_ACTIVE: contextvars.ContextVar[dict] = contextvars.ContextVar("sparse_circuits_hooks", default={})
+_ACTIVE: contextvars.ContextVar[dict] = contextvars.ContextVar("sparse_circuits_hooks", default={})  # noqa: B039 (never mutated: replaced)
 
 
 class HookRegistry:
@@ -64,8 +64,9 @@ def _apply(fns, name: str, x: torch.Tensor, *extra) -> torch.Tensor:
         out = fn(x, name, *extra)
         if out is not None:
             if out.shape != x.shape:
-                raise ValueError(f"hook on {name} returned shape {tuple(out.shape)}, "
-                                 f"expected {tuple(x.shape)}")
+                raise ValueError(
+                    f"hook on {name} returned shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+                )
             x = out
     return x
 
@@ -75,7 +76,7 @@ class HookPoint(nn.Module):
 
     def __init__(self, registry: HookRegistry):
         super().__init__()
-        self.name = ""          # filled in by the model once the module tree is built
+        self.name = ""  # filled in by the model once the module tree is built
         self._registry = registry
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,4 +106,3 @@ class NormInputHook:
     def __call__(self, module, args):
         fns = self.registry.hooks_for(self.name)
         return (_apply(fns, self.name, args[0]),) if fns else None
-

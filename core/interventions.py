@@ -15,8 +15,8 @@ from .ablation import ablated
 
 @dataclass(frozen=True)
 class Intervention:
-    kind: str          # "node" or "edge"
-    target: str        # "0.mlp.post_act.12" or "0.mlp.act_in.3->0.mlp.post_act.12"
+    kind: str  # "node" or "edge"
+    target: str  # "0.mlp.post_act.12" or "0.mlp.act_in.3->0.mlp.post_act.12"
     mode: str = "mean"  # "mean" or "zero"
 
     def __post_init__(self):

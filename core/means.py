@@ -18,8 +18,14 @@ MEANS_FILE = "means.safetensors"
 
 
 @torch.no_grad()
-def compute_means(model, stream: TokenStream, n_batches: int = 8, batch_size: int = 16,
-                  seq_len: int | None = None, seed: int = 1234) -> dict[str, torch.Tensor]:
+def compute_means(
+    model,
+    stream: TokenStream,
+    n_batches: int = 8,
+    batch_size: int = 16,
+    seq_len: int | None = None,
+    seed: int = 1234,
+) -> dict[str, torch.Tensor]:
     """{hook name or `<linear>:in`: mean over positions and sequences, [width]}."""
     seq_len = min(seq_len or model.config.block_size, model.config.block_size)
     device = next(model.parameters()).device
@@ -60,5 +66,5 @@ def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[st
             save_file({k: v.contiguous() for k, v in means.items()}, str(tmp))
             tmp.replace(path)
         except OSError:
-            pass          # a read-only checkpoint: use the means without caching them
+            pass  # a read-only checkpoint: use the means without caching them
     return means

@@ -184,10 +184,12 @@ class GPT(nn.Module):
                 self.hook_points[point.name] = point
             for linear in LINEARS:
                 block.get_submodule(linear).register_forward_hook(
-                    LinearHook(self.hook_registry, f"{i}.{linear}"))
+                    LinearHook(self.hook_registry, f"{i}.{linear}")
+                )
             for _, _, _, norm in SUBLAYERS:
                 block.get_submodule(norm).register_forward_pre_hook(
-                    NormInputHook(self.hook_registry, f"{i}.{norm}"))
+                    NormInputHook(self.hook_registry, f"{i}.{norm}")
+                )
         self.hook_final_resid.name = FINAL_HOOK
         self.hook_points[FINAL_HOOK] = self.hook_final_resid
         self.hook_registry.names |= set(self.hook_points)
@@ -204,7 +206,8 @@ class GPT(nn.Module):
         if self.config.cat_pos_emb and self.config.sinusoidal_cat_pos_emb:
             with torch.no_grad():
                 self.transformer.wpe.weight.copy_(
-                    sinusoidal_positions(self.config.block_size, self.config.d_pos_emb))
+                    sinusoidal_positions(self.config.block_size, self.config.d_pos_emb)
+                )
             self.transformer.wpe.weight.requires_grad_(False)
 
     # ---- forward ---------------------------------------------------------------------------
@@ -231,8 +234,7 @@ class GPT(nn.Module):
             logits = logits + F.embedding(idx, self.bigram_table).to(logits.dtype)
         if targets is None:
             return logits
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1),
-                               ignore_index=-1)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
     @contextlib.contextmanager

@@ -16,15 +16,22 @@ import torch
 
 from .topology import Node
 
-PERCENTILE_BINS = (("top 0.1%", 99.9), ("top 1%", 99.0), ("top 10%", 90.0), ("median", 50.0),
-                   ("bottom 10%", 10.0), ("bottom 1%", 1.0), ("bottom 0.1%", 0.1))
-SAMPLE_TOKENS = 100_352          # 784 sequences of 128 tokens
+PERCENTILE_BINS = (
+    ("top 0.1%", 99.9),
+    ("top 1%", 99.0),
+    ("top 10%", 90.0),
+    ("median", 50.0),
+    ("bottom 10%", 10.0),
+    ("bottom 1%", 1.0),
+    ("bottom 0.1%", 0.1),
+)
+SAMPLE_TOKENS = 100_352  # 784 sequences of 128 tokens
 
 
 @dataclass
 class CorpusSample:
-    ids: np.ndarray                                           # [n_seq, seq_len] token ids
-    values: dict[str, np.ndarray] = field(default_factory=dict)   # node -> [n_seq, seq_len] f16
+    ids: np.ndarray  # [n_seq, seq_len] token ids
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # node -> [n_seq, seq_len] f16
 
     @property
     def n_tokens(self) -> int:
@@ -40,7 +47,7 @@ def sample_ids(stream, n_tokens: int = SAMPLE_TOKENS, seq_len: int = 128, seed: 
     n_seq = max(1, min(n_tokens // seq_len, slots))
     rng = np.random.default_rng(seed)
     starts = np.sort(rng.choice(slots, size=n_seq, replace=False)) * seq_len
-    return np.stack([data[s: s + seq_len] for s in starts]).astype(np.int64)
+    return np.stack([data[s : s + seq_len] for s in starts]).astype(np.int64)
 
 
 class _Enough(Exception):
@@ -57,8 +64,9 @@ def node_activations(model, ids: np.ndarray, nodes: list[str], batch_size: int =
     order = {site: i for i, site in enumerate(model.topology.sites)}
     last = max(by_site, key=order.__getitem__)
     index = {site: torch.tensor(ix) for site, ix in by_site.items()}
-    out = {site: np.zeros((len(ids), ids.shape[1], len(ix)), dtype=np.float16)
-           for site, ix in by_site.items()}
+    out = {
+        site: np.zeros((len(ids), ids.shape[1], len(ix)), dtype=np.float16) for site, ix in by_site.items()
+    }
     device = next(model.parameters()).device
     rows = slice(0, 0)
 
@@ -76,14 +84,13 @@ def node_activations(model, ids: np.ndarray, nodes: list[str], batch_size: int =
         except _Enough:
             pass
         yield min(start + batch_size, len(ids)), len(ids)
-    yield {str(node): out[node.site][..., by_site[node.site].index(node.index)]
-           for node in parsed}
+    yield {str(node): out[node.site][..., by_site[node.site].index(node.index)] for node in parsed}
 
 
 @dataclass
 class Context:
-    tokens: list[str]       # a window of tokens around the example
-    focus: int              # which of them is the example's token
+    tokens: list[str]  # a window of tokens around the example
+    focus: int  # which of them is the example's token
     value: float
 
 
@@ -91,8 +98,9 @@ def node_values(sample: CorpusSample, node: str) -> np.ndarray:
     return sample.values[node].astype(np.float32)
 
 
-def examples_by_bin(sample: CorpusSample, node: str, tokenizer, per_bin: int = 2,
-                    window: int = 8) -> list[tuple[str, list[Context]]]:
+def examples_by_bin(
+    sample: CorpusSample, node: str, tokenizer, per_bin: int = 2, window: int = 8
+) -> list[tuple[str, list[Context]]]:
     """Examples at each percentile, no token shown twice: where bins fall on the same ranks
     (a node that is mostly zero), a later bin moves on to the next unused ranks."""
     values = node_values(sample, node)
@@ -103,7 +111,7 @@ def examples_by_bin(sample: CorpusSample, node: str, tokenizer, per_bin: int = 2
     out = []
     for label, pct in PERCENTILE_BINS:
         rank = int(round(pct / 100 * (n - 1)))
-        step = -1 if pct >= 50 else 1          # top bins walk down, bottom bins up
+        step = -1 if pct >= 50 else 1  # top bins walk down, bottom bins up
         picks, r = [], min(max(0, rank - per_bin // 2 * step), n - 1)
         while len(picks) < per_bin and 0 <= r < n:
             if r not in used:
@@ -114,7 +122,7 @@ def examples_by_bin(sample: CorpusSample, node: str, tokenizer, per_bin: int = 2
         for flat_index in sorted((int(order[r]) for r in picks), key=lambda i: -flat[i]):
             seq, pos = divmod(flat_index, values.shape[1])
             start = max(0, pos - window)
-            toks = [tokenizer.token_text(int(t)) for t in sample.ids[seq, start: pos + 2]]
+            toks = [tokenizer.token_text(int(t)) for t in sample.ids[seq, start : pos + 2]]
             contexts.append(Context(toks, pos - start, float(values[seq, pos])))
         out.append((label, contexts))
     return out
@@ -123,9 +131,13 @@ def examples_by_bin(sample: CorpusSample, node: str, tokenizer, per_bin: int = 2
 def top_tokens_for_channel(model, tokenizer, channel: int, k: int = 8) -> dict[str, list[tuple[str, float]]]:
     """For a residual channel: the tokens whose embedding writes it most, and whose
     unembedding reads it most."""
+
     def top(column: torch.Tensor):
         values, indices = column.abs().topk(min(k, column.numel()))
         return [(tokenizer.token_text(int(i)), float(column[i])) for i in indices]
+
     with torch.no_grad():
-        return {"embedding": top(model.transformer.wte.weight[:, channel].float().cpu()),
-                "unembedding": top(model.lm_head.weight[:, channel].float().cpu())}
+        return {
+            "embedding": top(model.transformer.wte.weight[:, channel].float().cpu()),
+            "unembedding": top(model.lm_head.weight[:, channel].float().cpu()),
+        }

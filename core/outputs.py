@@ -13,20 +13,28 @@ from .interventions import applied
 
 @dataclass
 class Prediction:
-    position: int                              # the token position these numbers are for
-    top: list[tuple[int, str, float]]          # (token id, text, probability), best first
-    probs: np.ndarray                          # [vocab] next-token probabilities at `position`
+    position: int  # the token position these numbers are for
+    top: list[tuple[int, str, float]]  # (token id, text, probability), best first
+    probs: np.ndarray  # [vocab] next-token probabilities at `position`
     candidates: list[tuple[str, float]] | None  # [(correct, p), (incorrect, p)]
-    logit_diff: float | None                   # correct minus incorrect logit
-    activations: dict[str, np.ndarray]         # location -> [seq, width]
+    logit_diff: float | None  # correct minus incorrect logit
+    activations: dict[str, np.ndarray]  # location -> [seq, width]
 
 
 @torch.no_grad()
-def predict(model, tokenizer, ids: list[int], interventions=(), means=None,
-            candidates: tuple[str, str] | None = None, position: int = -1, k: int = 10) -> Prediction:
+def predict(
+    model,
+    tokenizer,
+    ids: list[int],
+    interventions=(),
+    means=None,
+    candidates: tuple[str, str] | None = None,
+    position: int = -1,
+    k: int = 10,
+) -> Prediction:
     if not ids:
         raise ValueError("the prompt is empty")
-    ids = ids[-model.config.block_size:]
+    ids = ids[-model.config.block_size :]
     device = next(model.parameters()).device
     locations = model.topology.sites
     with applied(model, interventions, means):

@@ -26,15 +26,17 @@ class CircuitMismatch(ValueError):
     """A circuit applied to a model it does not belong to; the message names both."""
 
 
-def check_circuit_fits(circuit, model, model_fingerprint: str, model_ref: str,
-                       source: str = "circuit") -> None:
+def check_circuit_fits(
+    circuit, model, model_fingerprint: str, model_ref: str, source: str = "circuit"
+) -> None:
     """CircuitMismatch unless `circuit` was found in this model (when it records a fingerprint)
     and every node and edge it names exists in the model."""
     recorded = circuit.extra.get("model_fingerprint")
     if recorded and recorded != model_fingerprint:
         raise CircuitMismatch(
             f"{source}: the circuit belongs to the model {circuit.model or 'unknown'} "
-            f"(fingerprint {recorded}), not to {model_ref} (fingerprint {model_fingerprint})")
+            f"(fingerprint {recorded}), not to {model_ref} (fingerprint {model_fingerprint})"
+        )
     topo = model.topology
     names = list(circuit.nodes) + [n for e in circuit.edges for n in (e["src"], e["dst"])]
     for name in names:
@@ -45,5 +47,4 @@ def check_circuit_fits(circuit, model, model_fingerprint: str, model_ref: str,
     for e in circuit.edges:
         src, dst = Node.parse(e["src"]), Node.parse(e["dst"])
         if topo.wire(src, dst) is None and topo.residual_link(src, dst) is None:
-            raise CircuitMismatch(f"{source}: edge {e['src']}->{e['dst']} joins nothing in "
-                                  f"{model_ref}")
+            raise CircuitMismatch(f"{source}: edge {e['src']}->{e['dst']} joins nothing in {model_ref}")

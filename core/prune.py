@@ -19,18 +19,19 @@ from .circuit import Circuit, extract_edges
 from .taskeval import TaskBatch, calibrated, candidate_logits, two_token_loss
 from .topology import sort_nodes
 
+
 @dataclass
 class PruneConfig:
     target_loss: float = 0.15
-    ablation: str = "mean"          # or "zero"
+    ablation: str = "mean"  # or "zero"
     steps: int = 400
     lr: float = 0.02
-    lr_end_frac: float = 0.0        # linear decay to this fraction of lr
-    k_coef: float = 3e-3            # penalty per kept node (on a mean task loss)
+    lr_end_frac: float = 0.0  # linear decay to this fraction of lr
+    k_coef: float = 3e-3  # penalty per kept node (on a mean task loss)
     penalty_warmup_frac: float = 0.2
     temperature: float = 0.5
-    init_low: float = 0.1           # mask logits start uniform in [init_low, 1]: all kept
-    calibrate: bool = False         # the paper's scale-and-shift of the logit difference
+    init_low: float = 0.1  # mask logits start uniform in [init_low, 1]: all kept
+    calibrate: bool = False  # the paper's scale-and-shift of the logit difference
     seed: int = 0
 
     def __post_init__(self):
@@ -42,11 +43,11 @@ class PruneConfig:
 
 @dataclass
 class PruneEvent:
-    phase: str            # "optimize", "bisect" or "done"
+    phase: str  # "optimize", "bisect" or "done"
     step: int
     total: int
     task_loss: float
-    kept: int             # nodes kept by the current masks or the bisection's candidate k
+    kept: int  # nodes kept by the current masks or the bisection's candidate k
     circuit: Circuit | None = None
 
 
@@ -69,8 +70,14 @@ def heaviside(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 class Pruner:
-    def __init__(self, model, batch: TaskBatch, means: dict[str, torch.Tensor] | None,
-                 config: PruneConfig, task_name: str = "task"):
+    def __init__(
+        self,
+        model,
+        batch: TaskBatch,
+        means: dict[str, torch.Tensor] | None,
+        config: PruneConfig,
+        task_name: str = "task",
+    ):
         self.model = model.eval()
         self.batch, self.config, self.task_name = batch, config, task_name
         self.means = means if config.ablation == "mean" else None
@@ -81,9 +88,11 @@ class Pruner:
         gen = torch.Generator().manual_seed(config.seed)
         device = next(model.parameters()).device
         self.logits = {
-            loc: torch.nn.Parameter((config.init_low + (1 - config.init_low)
-                                     * torch.rand(w, generator=gen)).to(device))
-            for loc, w in zip(self.locations, self.widths)}
+            loc: torch.nn.Parameter(
+                (config.init_low + (1 - config.init_low) * torch.rand(w, generator=gen)).to(device)
+            )
+            for loc, w in zip(self.locations, self.widths)
+        }
         self.calibration = torch.nn.Parameter(torch.tensor([1.0, 0.0], device=device))
 
     @property
@@ -132,8 +141,7 @@ class Pruner:
             with torch.no_grad():
                 for p in self.logits.values():
                     p.clamp_(-1, 1)
-            yield PruneEvent("optimize", step + 1, cfg.steps, float(task_loss.detach()),
-                             int(kept.detach()))
+            yield PruneEvent("optimize", step + 1, cfg.steps, float(task_loss.detach()), int(kept.detach()))
 
     # ---- discretise ------------------------------------------------------------------------
 
@@ -171,11 +179,11 @@ class Pruner:
         # monotonically in k: mean-ablating a distractor can help), then bisect between the
         # largest evaluated k below the first passing one and it.
         own = sum(int((p.detach() > 0).sum()) for p in self.logits.values())
-        grid = sorted({min(n, 2 ** e) for e in range(int(math.log2(max(n, 1))) + 2)} | {max(1, own)})
+        grid = sorted({min(n, 2**e) for e in range(int(math.log2(max(n, 1))) + 2)} | {max(1, own)})
         hi = next((k for k in grid if loss(k) <= target), None)
         step = 0
         if hi is None:
-            hi = n          # even the whole model misses the target: keep everything ranked
+            hi = n  # even the whole model misses the target: keep everything ranked
         else:
             lo = max([k for k in evaluated if k < hi] or [0])
             while hi - lo > 1:
@@ -185,8 +193,7 @@ class Pruner:
                     hi = mid
                 else:
                     lo = mid
-                yield PruneEvent("bisect", step, step + int(math.log2(max(hi - lo, 1))) + 1,
-                                 loss(mid), mid)
+                yield PruneEvent("bisect", step, step + int(math.log2(max(hi - lo, 1))) + 1, loss(mid), mid)
         circuit = self.make_circuit(hi, ranking, evaluated.get(hi, loss(hi)))
         yield PruneEvent("done", step, step, circuit.loss_circuit, hi, circuit)
 
@@ -199,8 +206,14 @@ class Pruner:
             scale, shift = self.calibration.tolist()
             calibration = {"scale": scale, "shift": shift}
         return Circuit(
-            task=self.task_name, target_loss=self.config.target_loss,
-            ablation=self.config.ablation, nodes=sort_nodes(nodes),
-            edges=extract_edges(self.model, nodes), loss_full=float(two_token_loss(pair)),
-            loss_circuit=loss_circuit, seed=self.config.seed, calibration=calibration,
-            n_examples=len(self.batch))
+            task=self.task_name,
+            target_loss=self.config.target_loss,
+            ablation=self.config.ablation,
+            nodes=sort_nodes(nodes),
+            edges=extract_edges(self.model, nodes),
+            loss_full=float(two_token_loss(pair)),
+            loss_circuit=loss_circuit,
+            seed=self.config.seed,
+            calibration=calibration,
+            n_examples=len(self.batch),
+        )

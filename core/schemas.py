@@ -17,8 +17,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
-from pydantic import field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .fileio import FileFormatError
 from .topology import Node
@@ -34,10 +41,18 @@ MAX_ERRORS_SHOWN = 3
 # ---- errors -----------------------------------------------------------------------------------
 
 _TYPE_WORDS = {
-    "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
-    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
-    "bool_type": "true or false", "list_type": "a list", "tuple_type": "a list",
-    "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
     "none_required": "null",
 }
 
@@ -56,10 +71,10 @@ def field_path(loc: tuple) -> str:
 def _shown(value: Any, limit: int = 40) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:               # a circular structure: not from JSON, but be safe
+    except ValueError:  # a circular structure: not from JSON, but be safe
         text = repr(value)
-    text = " ".join(text.split())    # one line, whatever the value holds
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    text = " ".join(text.split())  # one line, whatever the value holds
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def problem(error: dict) -> str:
@@ -77,7 +92,7 @@ def problem(error: dict) -> str:
         return "must not be empty"
     msg = str(error["msg"])
     if msg.startswith("Input should be "):
-        msg = "must be " + msg[len("Input should be "):]
+        msg = "must be " + msg[len("Input should be ") :]
     return msg[:1].lower() + msg[1:]
 
 
@@ -100,8 +115,7 @@ def format_errors(errors: list[dict], source: str) -> str:
     return f"{source}: {'; '.join(parts)}"
 
 
-def validated(model: type[M], data: Any, source: str, *,
-              error: type[Exception] = FileFormatError) -> M:
+def validated(model: type[M], data: Any, source: str, *, error: type[Exception] = FileFormatError) -> M:
     """`data` (parsed JSON) as a `model`, or `error` with one line naming `source` and the field."""
     try:
         return model.model_validate(data)
@@ -109,8 +123,9 @@ def validated(model: type[M], data: Any, source: str, *,
         raise error(format_errors(e.errors(include_url=False), source)) from None
 
 
-def validated_json(model: type[M], text: str | bytes, source: str, *,
-                   error: type[Exception] = FileFormatError) -> M:
+def validated_json(
+    model: type[M], text: str | bytes, source: str, *, error: type[Exception] = FileFormatError
+) -> M:
     """Like `validated`, parsing the JSON text too (a syntax error is reported the same way)."""
     try:
         return model.model_validate_json(text)
@@ -120,13 +135,15 @@ def validated_json(model: type[M], text: str | bytes, source: str, *,
 
 # ---- shared pieces ----------------------------------------------------------------------------
 
+
 class Strict(BaseModel):
     """JSON types as they are; unknown keys are ignored unless a model says otherwise."""
+
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
 def _node_name(name: str) -> str:
-    Node.parse(name)                 # ValueError with the reason
+    Node.parse(name)  # ValueError with the reason
     return name
 
 
@@ -143,7 +160,7 @@ CIRCUIT_FORMAT = "sparse-circuits-circuit"
 
 
 class CircuitEdge(Strict):
-    model_config = ConfigDict(extra="allow")     # kept as written
+    model_config = ConfigDict(extra="allow")  # kept as written
     src: NodeName
     dst: NodeName
     weight: float
@@ -158,6 +175,7 @@ class Calibration(Strict):
 
 class CircuitFile(Strict):
     """A circuit file. Unknown keys are kept (`model_extra`, the Circuit's `extra`)."""
+
     model_config = ConfigDict(extra="allow")
     format: Literal["sparse-circuits-circuit"] = CIRCUIT_FORMAT  # absent in early files
     task: str
@@ -172,11 +190,12 @@ class CircuitFile(Strict):
     n_examples: int = 0
     checks: dict[str, Any] | None = None
     model: str | None = None
-    n_nodes: int | None = None                   # derived from nodes and edges when written
+    n_nodes: int | None = None  # derived from nodes and edges when written
     n_edges: int | None = None
 
 
 # ---- an intervention (core/interventions.py), as the workspace stores it ----------------------
+
 
 class InterventionEntry(Strict):
     kind: Literal["node", "edge"]
@@ -186,7 +205,7 @@ class InterventionEntry(Strict):
     @field_validator("target")
     @classmethod
     def _target_names_nodes(cls, target: str, info: ValidationInfo) -> str:
-        kind = info.data.get("kind")             # absent when kind itself was wrong
+        kind = info.data.get("kind")  # absent when kind itself was wrong
         if kind == "node":
             Node.parse(target)
         elif kind == "edge":
@@ -199,6 +218,7 @@ class InterventionEntry(Strict):
 
 
 # ---- a line of a task file (core/tasks.py) ----------------------------------------------------
+
 
 class TaskLine(Strict):
     prompt: NonEmpty

@@ -53,6 +53,7 @@ def topk_mask(weight: torch.Tensor, k: int, min_per_unit: int = 4) -> torch.Tens
 @dataclass(frozen=True)
 class SparsitySpec:
     """Which parameters are kept sparse, and the floor of nonzeros per neuron or channel."""
+
     dense_embeddings: bool = False
     dense_unembed: bool = False
     dense_biases: bool = False

@@ -13,10 +13,10 @@ from .tasks import Example, Task
 
 @dataclass
 class TaskBatch:
-    input_ids: torch.Tensor        # [N, T], right-padded with token 0
-    last_pos: torch.Tensor         # [N]: index of each prompt's last token
-    correct: torch.Tensor          # [N] token ids
-    incorrect: torch.Tensor        # [N]
+    input_ids: torch.Tensor  # [N, T], right-padded with token 0
+    last_pos: torch.Tensor  # [N]: index of each prompt's last token
+    correct: torch.Tensor  # [N] token ids
+    incorrect: torch.Tensor  # [N]
     examples: list[Example]
     rejected: list[tuple[Example, str]] = field(default_factory=list)
 
@@ -24,9 +24,14 @@ class TaskBatch:
         return len(self.examples)
 
     def to(self, device) -> "TaskBatch":
-        return TaskBatch(self.input_ids.to(device), self.last_pos.to(device),
-                         self.correct.to(device), self.incorrect.to(device),
-                         self.examples, self.rejected)
+        return TaskBatch(
+            self.input_ids.to(device),
+            self.last_pos.to(device),
+            self.correct.to(device),
+            self.incorrect.to(device),
+            self.examples,
+            self.rejected,
+        )
 
 
 def check_example(example: Example, tokenizer: Tokenizer, block_size: int):
@@ -64,14 +69,20 @@ def encode_examples(examples: list[Example], tokenizer: Tokenizer, block_size: i
     width = max(len(p) for p, _, _ in rows)
     input_ids = torch.zeros(len(rows), width, dtype=torch.long)
     for i, (prompt, _, _) in enumerate(rows):
-        input_ids[i, :len(prompt)] = torch.tensor(prompt)
-    return TaskBatch(input_ids, torch.tensor([len(p) - 1 for p, _, _ in rows]),
-                     torch.tensor([c for _, c, _ in rows]), torch.tensor([w for _, _, w in rows]),
-                     kept, rejected)
+        input_ids[i, : len(prompt)] = torch.tensor(prompt)
+    return TaskBatch(
+        input_ids,
+        torch.tensor([len(p) - 1 for p, _, _ in rows]),
+        torch.tensor([c for _, c, _ in rows]),
+        torch.tensor([w for _, _, w in rows]),
+        kept,
+        rejected,
+    )
 
 
-def task_batch(task: Task, tokenizer: Tokenizer, block_size: int, n: int = 256,
-               split: str = "train", seed: int = 0) -> TaskBatch:
+def task_batch(
+    task: Task, tokenizer: Tokenizer, block_size: int, n: int = 256, split: str = "train", seed: int = 0
+) -> TaskBatch:
     return encode_examples(task.examples(n, split, seed), tokenizer, block_size)
 
 
@@ -102,7 +113,9 @@ def evaluate(model, batch: TaskBatch, calibration: dict | None = None) -> dict:
     """{"task_loss", "accuracy", "logit_diff"} of the model (under whatever ablation the caller
     has applied, with the circuit's calibration if it has one) on the batch."""
     pair = calibrated(candidate_logits(model(batch.input_ids), batch).float(), calibration)
-    return {"task_loss": float(two_token_loss(pair)),
-            "accuracy": float((pair[:, 0] > pair[:, 1]).float().mean()),
-            "logit_diff": float((pair[:, 0] - pair[:, 1]).mean()),
-            "n_examples": len(batch)}
+    return {
+        "task_loss": float(two_token_loss(pair)),
+        "accuracy": float((pair[:, 0] > pair[:, 1]).float().mean()),
+        "logit_diff": float((pair[:, 0] - pair[:, 1]).mean()),
+        "n_examples": len(batch),
+    }

@@ -17,11 +17,56 @@ from pathlib import Path
 from .fileio import FileFormatError, check_size
 from .schemas import TaskLine, validated_json
 
-NAMES = ["x", "data", "items", "result", "total", "names", "values", "count", "text", "path",
-         "config", "rows", "users", "parts", "tags", "line", "key", "value", "node", "index",
-         "words", "record", "entries", "scores", "label", "prefix", "message", "report"]
-WORDS = ["hello", "world", "alpha", "beta", "sample", "value", "error", "ready", "stone",
-         "river", "paper", "green", "north", "table", "file", "closed", "coffee", "moon"]
+NAMES = [
+    "x",
+    "data",
+    "items",
+    "result",
+    "total",
+    "names",
+    "values",
+    "count",
+    "text",
+    "path",
+    "config",
+    "rows",
+    "users",
+    "parts",
+    "tags",
+    "line",
+    "key",
+    "value",
+    "node",
+    "index",
+    "words",
+    "record",
+    "entries",
+    "scores",
+    "label",
+    "prefix",
+    "message",
+    "report",
+]
+WORDS = [
+    "hello",
+    "world",
+    "alpha",
+    "beta",
+    "sample",
+    "value",
+    "error",
+    "ready",
+    "stone",
+    "river",
+    "paper",
+    "green",
+    "north",
+    "table",
+    "file",
+    "closed",
+    "coffee",
+    "moon",
+]
 FUNCS = ["print", "len", "str", "process", "update", "load", "save", "append", "check", "send"]
 
 
@@ -73,11 +118,18 @@ def _words(rng, k=None):
 def _filler(rng, avoid) -> str:
     """One unrelated statement, so that a task's evidence is not always adjacent."""
     a, b = _name(rng, avoid), _name(rng, avoid)
-    return rng.choice([f"{a} = {rng.randint(0, 99)}\n", f"print({a})\n", f"{a} = len({b})\n",
-                       f"{a} = {b} + {rng.randint(1, 9)}\n"])
+    return rng.choice(
+        [
+            f"{a} = {rng.randint(0, 99)}\n",
+            f"print({a})\n",
+            f"{a} = len({b})\n",
+            f"{a} = {b} + {rng.randint(1, 9)}\n",
+        ]
+    )
 
 
 # ---- the tasks -------------------------------------------------------------------------------
+
 
 def single_double_quote(rng):
     quote, other = rng.choice([("'", '"'), ('"', "'")])
@@ -129,9 +181,9 @@ def final_kwarg(rng):
 def bracket_brace(rng):
     key = rng.choice(WORDS)
     if rng.random() < 0.5:
-        prompt = f"{_name(rng)} = {{\"{key}\": {rng.randint(0, 99)}"
+        prompt = f'{_name(rng)} = {{"{key}": {rng.randint(0, 99)}'
         return Example(prompt, "}", "]")
-    prompt = f"{_name(rng)} = [\"{key}\", {rng.randint(0, 99)}"
+    prompt = f'{_name(rng)} = ["{key}", {rng.randint(0, 99)}'
     return Example(prompt, "]", "}")
 
 
@@ -150,7 +202,7 @@ def for_while(rng):
 
 
 def if_equals(rng):
-    a, b = _name(rng), _name(rng)
+    a, _ = _name(rng), _name(rng)  # the second draw keeps the examples as they were
     body = _filler(rng, set())
     if rng.random() < 0.5:
         return Example(f"{body}if {a}", " ==", " =")
@@ -165,19 +217,25 @@ def else_elif(rng):
     return Example(head + "elif", f" {a}", ":")
 
 
-BUILTIN_TASKS: dict[str, Task] = {t.name: t for t in [
-    Task("single_double_quote", "close a string with the quote it opened with", single_double_quote),
-    Task("bracket_counting", "close one or two levels of nested lists: ] or ]]", bracket_counting),
-    Task("set_or_string", ".add( or += from how the variable was initialised", set_or_string),
-    Task("set_or_string_fixedvarname", "set_or_string, always with the variable x",
-         set_or_string_fixedvarname),
-    Task("final_kwarg", "after keyword arguments: ) when all were given, else ,", final_kwarg),
-    Task("bracket_brace", "close a dict with } and a list with ]", bracket_brace),
-    Task("with_open", "`with open(...)` continues with ` as`, not ` in`", with_open),
-    Task("for_while", "`for x` continues with ` in`, `while x` with ` <`", for_while),
-    Task("if_equals", "`==` in an if condition, `=` in an assignment", if_equals),
-    Task("else_elif", "`else` is followed by :, `elif` by a condition", else_elif),
-]}
+BUILTIN_TASKS: dict[str, Task] = {
+    t.name: t
+    for t in [
+        Task("single_double_quote", "close a string with the quote it opened with", single_double_quote),
+        Task("bracket_counting", "close one or two levels of nested lists: ] or ]]", bracket_counting),
+        Task("set_or_string", ".add( or += from how the variable was initialised", set_or_string),
+        Task(
+            "set_or_string_fixedvarname",
+            "set_or_string, always with the variable x",
+            set_or_string_fixedvarname,
+        ),
+        Task("final_kwarg", "after keyword arguments: ) when all were given, else ,", final_kwarg),
+        Task("bracket_brace", "close a dict with } and a list with ]", bracket_brace),
+        Task("with_open", "`with open(...)` continues with ` as`, not ` in`", with_open),
+        Task("for_while", "`for x` continues with ` in`, `while x` with ` <`", for_while),
+        Task("if_equals", "`==` in an if condition, `=` in an assignment", if_equals),
+        Task("else_elif", "`else` is followed by :, `elif` by a condition", else_elif),
+    ]
+}
 
 
 class TaskError(ValueError):
@@ -195,8 +253,7 @@ def get_task(name_or_path: str) -> Task:
     path = Path(name_or_path)
     if path.suffix == ".jsonl" or path.exists():
         return load_task_file(path)
-    raise TaskError(f"unknown task {name_or_path!r} (built-in: {', '.join(BUILTIN_TASKS)}; "
-                    f"or a .jsonl file)")
+    raise TaskError(f"unknown task {name_or_path!r} (built-in: {', '.join(BUILTIN_TASKS)}; or a .jsonl file)")
 
 
 def load_task_file(path: Path) -> Task:

@@ -14,10 +14,10 @@ from functools import cached_property
 
 @dataclass(frozen=True)
 class Site:
-    location: str        # "attn.q": the name inside a layer
-    label: str           # what the graph calls its row
-    width: str           # which width of the config: "d_in", "heads", "d_mlp" or "d_model"
-    hook: str            # the HookPoint's attribute path inside a Block
+    location: str  # "attn.q": the name inside a layer
+    label: str  # what the graph calls its row
+    width: str  # which width of the config: "d_in", "heads", "d_mlp" or "d_model"
+    hook: str  # the HookPoint's attribute path inside a Block
 
 
 # Node sites in forward-pass order within a layer; a site's position here is its graph row.
@@ -44,10 +44,11 @@ LABEL = {s.location: s.label for s in SITES}
 class Wire:
     """A linear layer (`attn.c_attn`) whose weight W[block * out_width + dst, src] joins a
     channel of site `src` to a channel of site `dst`."""
+
     linear: str
     src: str
     dst: str
-    block: int = 0       # which slice of the output rows (q, k, v share c_attn)
+    block: int = 0  # which slice of the output rows (q, k, v share c_attn)
 
 
 WIRES = (
@@ -62,8 +63,10 @@ LINEARS = tuple(dict.fromkeys(w.linear for w in WIRES))
 
 # The residual stream: each sublayer writes it and each later sublayer reads it through a norm.
 # (sublayer, its write site, its read site, the Block attribute of the norm it reads through)
-SUBLAYERS = (("attn", "attn.resid_delta", "attn.act_in", "ln_1"),
-             ("mlp", "mlp.resid_delta", "mlp.act_in", "ln_2"))
+SUBLAYERS = (
+    ("attn", "attn.resid_delta", "attn.act_in", "ln_1"),
+    ("mlp", "mlp.resid_delta", "mlp.act_in", "ln_2"),
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -78,8 +81,9 @@ class Node:
         layer, _, rest = str(name).partition(".")
         location, _, index = rest.rpartition(".")
         if not (layer.isdigit() and index.isdigit() and location in ROW):
-            raise ValueError(f"{name!r} is not a node name like '0.mlp.post_act.12' "
-                             f"(locations: {', '.join(LOCATIONS)})")
+            raise ValueError(
+                f"{name!r} is not a node name like '0.mlp.post_act.12' (locations: {', '.join(LOCATIONS)})"
+            )
         return cls(int(layer), location, int(index))
 
     @property
@@ -114,15 +118,18 @@ class Topology:
     def __init__(self, config):
         self.n_layer = config.n_layer
         self.heads_width = config.n_head * config.d_head
-        self._widths = {"d_in": config.d_model_in, "heads": self.heads_width,
-                        "d_mlp": config.d_mlp, "d_model": config.d_model}
+        self._widths = {
+            "d_in": config.d_model_in,
+            "heads": self.heads_width,
+            "d_mlp": config.d_mlp,
+            "d_model": config.d_model,
+        }
         self.d_model = config.d_model
 
     def width(self, site_or_location: str) -> int:
         """Channels at a site ('0.mlp.post_act' or 'mlp.post_act'); the residual stream's
         hook points ('0.resid_mid', 'final_resid') are d_model wide."""
-        location = site_or_location.partition(".")[2] if site_or_location[0].isdigit() \
-            else site_or_location
+        location = site_or_location.partition(".")[2] if site_or_location[0].isdigit() else site_or_location
         site = next((s for s in SITES if s.location == location), None)
         return self._widths[site.width] if site else self.d_model
 
@@ -156,8 +163,7 @@ class Topology:
             return None
         for w in WIRES:
             if w.src == src.location and w.dst == dst.location:
-                return (f"{src.layer}.{w.linear}", w.block * self.width(dst.location) + dst.index,
-                        src.index)
+                return (f"{src.layer}.{w.linear}", w.block * self.width(dst.location) + dst.index, src.index)
         return None
 
     @staticmethod
@@ -177,8 +183,7 @@ class Topology:
         """(linear key, src site, dst site, row offset) for every wire of every layer."""
         for i in range(self.n_layer):
             for w in WIRES:
-                yield (f"{i}.{w.linear}", f"{i}.{w.src}", f"{i}.{w.dst}",
-                       w.block * self.width(w.dst))
+                yield (f"{i}.{w.linear}", f"{i}.{w.src}", f"{i}.{w.dst}", w.block * self.width(w.dst))
 
     def linears(self) -> list[str]:
         """Every linear layer an edge runs through: `0.attn.c_attn`, ..., `1.mlp.c_proj`."""
@@ -188,6 +193,5 @@ class Topology:
         """(writer site, reader site, reader norm key) for every write read later."""
         stages = [(i, k) for i in range(self.n_layer) for k in range(len(SUBLAYERS))]
         for s, (wi, wk) in enumerate(stages):
-            for ri, rk in stages[s + 1:]:
-                yield (f"{wi}.{SUBLAYERS[wk][1]}", f"{ri}.{SUBLAYERS[rk][2]}",
-                       f"{ri}.{SUBLAYERS[rk][3]}")
+            for ri, rk in stages[s + 1 :]:
+                yield (f"{wi}.{SUBLAYERS[wk][1]}", f"{ri}.{SUBLAYERS[rk][2]}", f"{ri}.{SUBLAYERS[rk][3]}")

@@ -34,8 +34,8 @@ METRICS_FILE = "metrics.jsonl"
 
 @dataclass
 class TrainEvent:
-    kind: str                 # "step" (every step), "checkpoint" or "done"
-    step: int                 # optimizer steps completed
+    kind: str  # "step" (every step), "checkpoint" or "done"
+    step: int  # optimizer steps completed
     total_steps: int
     loss: float
     lr: float
@@ -75,9 +75,11 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
         if p.requires_grad:
             (decay if p.dim() >= 2 else no_decay).append(p)
     return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        eps=cfg.adam_eps,
+    )
 
 
 def optimizer_tensors(model: GPT, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -110,11 +112,19 @@ def restore_optimizer(model: GPT, opt: torch.optim.Optimizer, tensors: dict, dev
 class Trainer:
     """Owns one run folder: `metrics.jsonl` and `checkpoint/`."""
 
-    def __init__(self, run_dir, model_config: GPTConfig, train_config: TrainConfig,
-                 stream: TokenStream, tokenizer: Tokenizer | None, device: str | None = None,
-                 resume: bool = False, corpus: str | None = None):
+    def __init__(
+        self,
+        run_dir,
+        model_config: GPTConfig,
+        train_config: TrainConfig,
+        stream: TokenStream,
+        tokenizer: Tokenizer | None,
+        device: str | None = None,
+        resume: bool = False,
+        corpus: str | None = None,
+    ):
         self.run_dir = Path(run_dir)
-        self.corpus = corpus          # None: the embedded corpus; else the user's folder
+        self.corpus = corpus  # None: the embedded corpus; else the user's folder
         self.device = pick_device(device)
         self.stream = stream
         self.tokenizer = tokenizer
@@ -123,19 +133,21 @@ class Trainer:
             self._load_resume_state()
         else:
             if (self.run_dir / CHECKPOINT_DIR).exists():
-                raise FileExistsError(f"{self.run_dir} already holds a training run; "
-                                      f"resume it or choose another folder")
+                raise FileExistsError(
+                    f"{self.run_dir} already holds a training run; resume it or choose another folder"
+                )
             self.model_config, self.cfg = model_config, train_config
             torch.manual_seed(self.cfg.seed)
             self.model = GPT(self.model_config).to(self.device)
             self.opt = make_optimizer(self.model, self.cfg)
         if self.cfg.seq_len > self.model_config.block_size:
             raise ValueError(f"seq_len {self.cfg.seq_len} exceeds block_size {self.model_config.block_size}")
-        self.spec = SparsitySpec(self.cfg.dense_embeddings, self.cfg.dense_unembed,
-                                 self.cfg.dense_biases, self.cfg.min_per_unit)
+        self.spec = SparsitySpec(
+            self.cfg.dense_embeddings, self.cfg.dense_unembed, self.cfg.dense_biases, self.cfg.min_per_unit
+        )
         self.sparse = sparse_parameters(self.model, self.spec)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.project_weights = True      # False only to benchmark the dense twin
+        self.project_weights = True  # False only to benchmark the dense twin
 
     def _load_resume_state(self):
         folder = self.run_dir / CHECKPOINT_DIR
@@ -147,8 +159,7 @@ class Trainer:
         self.cfg = TrainConfig.from_dict(state["train_config"])
         self.model = ckpt.model.to(self.device).train()
         self.opt = make_optimizer(self.model, self.cfg)
-        restore_optimizer(self.model, self.opt, load_file(str(folder / "optimizer.safetensors")),
-                          self.device)
+        restore_optimizer(self.model, self.opt, load_file(str(folder / "optimizer.safetensors")), self.device)
         self.start_step = int(state["step"])
         self.corpus = ckpt.meta.get("corpus", self.corpus)
         if self.tokenizer is None:
@@ -169,9 +180,17 @@ class Trainer:
                 step += 1
                 now = time.perf_counter()
                 tokens_since += n_tokens
-                event = TrainEvent("step", step, cfg.steps, loss, lr, l0,
-                                   n_tokens / max(now - t_step, 1e-9), now - t_start,
-                                   device=self.device.type)
+                event = TrainEvent(
+                    "step",
+                    step,
+                    cfg.steps,
+                    loss,
+                    lr,
+                    l0,
+                    n_tokens / max(now - t_step, 1e-9),
+                    now - t_start,
+                    device=self.device.type,
+                )
                 last = step == cfg.steps
                 logged = step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0
                 if logged:
@@ -184,12 +203,22 @@ class Trainer:
                     saved_step = step
                 if logged:
                     self._append_metrics(event)
-                yield event        # every step, so that a consumer can stop within one step
-            yield TrainEvent("done", step, cfg.steps, event.loss, lr, l0, event.tokens_per_s,
-                             time.perf_counter() - t_start, event.val_loss, self.device.type)
+                yield event  # every step, so that a consumer can stop within one step
+            yield TrainEvent(
+                "done",
+                step,
+                cfg.steps,
+                event.loss,
+                lr,
+                l0,
+                event.tokens_per_s,
+                time.perf_counter() - t_start,
+                event.val_loss,
+                self.device.type,
+            )
         except GeneratorExit:
             if step != saved_step:
-                self.save(step)      # cancelled between steps: keep the work for --resume
+                self.save(step)  # cancelled between steps: keep the work for --resume
             raise
 
     def step(self, step: int) -> tuple[float, float, float, int]:
@@ -225,18 +254,35 @@ class Trainer:
         return sum(losses) / len(losses)
 
     def save(self, step: int) -> None:
-        meta = {"step": step, "corpus": self.corpus, "sparsity": {**self.spec.__dict__, "l0_target": self.cfg.l0_target,
-                                           "l0_frac": l0_fraction_at(step, self.cfg.steps,
-                                                                     self.cfg.l0_target,
-                                                                     self.cfg.anneal_frac)}}
+        meta = {
+            "step": step,
+            "corpus": self.corpus,
+            "sparsity": {
+                **self.spec.__dict__,
+                "l0_target": self.cfg.l0_target,
+                "l0_frac": l0_fraction_at(step, self.cfg.steps, self.cfg.l0_target, self.cfg.anneal_frac),
+            },
+        }
         train_state = {"step": step, "train_config": self.cfg.to_dict()}
-        save_checkpoint(self.run_dir / CHECKPOINT_DIR, self.model, self.tokenizer, meta,
-                        {"optimizer.safetensors": optimizer_tensors(self.model, self.opt),
-                         "train_state.json": train_state})
+        save_checkpoint(
+            self.run_dir / CHECKPOINT_DIR,
+            self.model,
+            self.tokenizer,
+            meta,
+            {
+                "optimizer.safetensors": optimizer_tensors(self.model, self.opt),
+                "train_state.json": train_state,
+            },
+        )
 
     def _append_metrics(self, event: TrainEvent) -> None:
-        record = {"step": event.step, "loss": event.loss, "lr": event.lr,
-                  "l0_frac": event.l0_frac, "tokens_per_s": event.tokens_per_s}
+        record = {
+            "step": event.step,
+            "loss": event.loss,
+            "lr": event.lr,
+            "l0_frac": event.l0_frac,
+            "tokens_per_s": event.tokens_per_s,
+        }
         if event.val_loss is not None:
             record["val_loss"] = event.val_loss
         with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as f:
@@ -250,8 +296,11 @@ class Trainer:
         if keep_through == 0:
             path.unlink()
             return
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= keep_through]
+        kept = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= keep_through
+        ]
         atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 

@@ -15,32 +15,50 @@ CHANCE = math.log(2)
 
 @dataclass(frozen=True)
 class CheckInfo:
-    key: str             # the field in a circuit's `checks`
-    label: str           # a short column name
-    measures: str        # one sentence
-    better: str          # "lower" or "higher"
+    key: str  # the field in a circuit's `checks`
+    label: str  # a short column name
+    measures: str  # one sentence
+    better: str  # "lower" or "higher"
 
 
 CHECKS = (
-    CheckInfo("sufficiency_loss", "circuit alone",
-              "task loss with only the circuit kept, every other node mean-ablated", "lower"),
-    CheckInfo("necessity_loss", "without circuit",
-              "task loss with only the circuit's nodes ablated (chance is 0.693)", "higher"),
-    CheckInfo("random_circuit_loss_mean", "random sets",
-              "task loss of random node sets of the same size per location (mean of 20)", "higher"),
-    CheckInfo("zero_ablation_loss", "zero ablation",
-              "the circuit alone with the rest zeroed instead of mean-ablated", "lower"),
-    CheckInfo("heldout_loss", "held-out",
-              "the circuit alone on examples the pruner never saw", "lower"),
-    CheckInfo("reinit_control_loss", "re-init control",
-              "the same pruner on a model with random weights of the same sparsity pattern, "
-              "at the circuit's size", "higher"),
+    CheckInfo(
+        "sufficiency_loss",
+        "circuit alone",
+        "task loss with only the circuit kept, every other node mean-ablated",
+        "lower",
+    ),
+    CheckInfo(
+        "necessity_loss",
+        "without circuit",
+        "task loss with only the circuit's nodes ablated (chance is 0.693)",
+        "higher",
+    ),
+    CheckInfo(
+        "random_circuit_loss_mean",
+        "random sets",
+        "task loss of random node sets of the same size per location (mean of 20)",
+        "higher",
+    ),
+    CheckInfo(
+        "zero_ablation_loss",
+        "zero ablation",
+        "the circuit alone with the rest zeroed instead of mean-ablated",
+        "lower",
+    ),
+    CheckInfo("heldout_loss", "held-out", "the circuit alone on examples the pruner never saw", "lower"),
+    CheckInfo(
+        "reinit_control_loss",
+        "re-init control",
+        "the same pruner on a model with random weights of the same sparsity pattern, at the circuit's size",
+        "higher",
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str          # "passes", "fails" or "inconclusive"
+    status: str  # "passes", "fails" or "inconclusive"
     reason: str
 
 
@@ -60,8 +78,10 @@ def judge(checks: dict, target_loss: float, loss_full: float) -> dict[str, Verdi
             out["sufficiency_loss"] = Verdict("fails", f"{suff:.3f} is above the target {target_loss}")
         elif loss_full > target_loss:
             out["sufficiency_loss"] = Verdict(
-                "inconclusive", f"meets the target, but the full model does not ({loss_full:.3f}): "
-                "the circuit does better by ablating what misleads the model")
+                "inconclusive",
+                f"meets the target, but the full model does not ({loss_full:.3f}): "
+                "the circuit does better by ablating what misleads the model",
+            )
         else:
             out["sufficiency_loss"] = Verdict("passes", f"{suff:.3f} meets the target {target_loss}")
     if (nec := checks.get("necessity_loss")) is not None:
@@ -70,30 +90,40 @@ def judge(checks: dict, target_loss: float, loss_full: float) -> dict[str, Verdi
             out["necessity_loss"] = Verdict("inconclusive", "the full model is at chance on this task")
         elif frac >= 1:
             out["necessity_loss"] = Verdict(
-                "passes", f"without it the model is at or below chance ({nec:.3f})")
+                "passes", f"without it the model is at or below chance ({nec:.3f})"
+            )
         elif frac >= 0.5:
             out["necessity_loss"] = Verdict(
-                "passes", f"without it the model loses {frac:.0%} of its edge over chance")
+                "passes", f"without it the model loses {frac:.0%} of its edge over chance"
+            )
         elif frac < 0.1:
             out["necessity_loss"] = Verdict(
-                "fails", f"the model does about as well without it ({nec:.3f} vs {loss_full:.3f} "
-                "in full): the task is done elsewhere too")
+                "fails",
+                f"the model does about as well without it ({nec:.3f} vs {loss_full:.3f} "
+                "in full): the task is done elsewhere too",
+            )
         else:
             out["necessity_loss"] = Verdict(
-                "inconclusive", f"without it the model loses only {frac:.0%} of its edge over chance")
+                "inconclusive", f"without it the model loses only {frac:.0%} of its edge over chance"
+            )
     if (rnd := checks.get("random_circuit_loss_mean")) is not None and suff is not None:
         margin = max(2 * std, 0.05)
         if rnd - suff >= margin:
             out["random_circuit_loss_mean"] = Verdict(
-                "passes", f"random sets do worse ({rnd:.3f} ± {std:.3f} vs {suff:.3f})")
+                "passes", f"random sets do worse ({rnd:.3f} ± {std:.3f} vs {suff:.3f})"
+            )
         else:
             out["random_circuit_loss_mean"] = Verdict(
-                "fails", f"random sets of the same size do as well ({rnd:.3f} ± {std:.3f}): the "
-                "task is decided by what no mask covers")
+                "fails",
+                f"random sets of the same size do as well ({rnd:.3f} ± {std:.3f}): the "
+                "task is decided by what no mask covers",
+            )
     if (zero := checks.get("zero_ablation_loss")) is not None:
         out["zero_ablation_loss"] = (
-            Verdict("passes", f"{zero:.3f} also meets the target") if zero <= target_loss else
-            Verdict("inconclusive", f"{zero:.3f}: the circuit relies on the ablated nodes' means"))
+            Verdict("passes", f"{zero:.3f} also meets the target")
+            if zero <= target_loss
+            else Verdict("inconclusive", f"{zero:.3f}: the circuit relies on the ablated nodes' means")
+        )
     if (held := checks.get("heldout_loss")) is not None:
         if held <= target_loss + 0.05:
             out["heldout_loss"] = Verdict("passes", f"{held:.3f} on unseen examples")
@@ -104,13 +134,16 @@ def judge(checks: dict, target_loss: float, loss_full: float) -> dict[str, Verdi
     if (reinit := checks.get("reinit_control_loss")) is not None and suff is not None:
         if reinit - suff >= max(0.1, 2 * std):
             out["reinit_control_loss"] = Verdict(
-                "passes", f"random weights give no such circuit ({reinit:.3f})")
+                "passes", f"random weights give no such circuit ({reinit:.3f})"
+            )
         elif reinit <= suff + 0.02:
             out["reinit_control_loss"] = Verdict(
-                "fails", f"the pruner finds as good a circuit in random weights ({reinit:.3f})")
+                "fails", f"the pruner finds as good a circuit in random weights ({reinit:.3f})"
+            )
         else:
             out["reinit_control_loss"] = Verdict(
-                "inconclusive", f"random weights give a circuit only a little worse ({reinit:.3f})")
+                "inconclusive", f"random weights give a circuit only a little worse ({reinit:.3f})"
+            )
     return out
 
 
@@ -129,13 +162,17 @@ def overall(verdicts: dict[str, Verdict]) -> Verdict:
 def format_table(checks: dict, target_loss: float, loss_full: float) -> str:
     """The checks as a readable table: value, which way is better, verdict and reason."""
     verdicts = judge(checks, target_loss, loss_full)
-    rows = [f"{'check':<16} {'value':>7}  {'better':<7} {'verdict':<13} why",
-            f"{'full model':<16} {loss_full:>7.3f}  {'':<7} {'':<13} target {target_loss}"]
+    rows = [
+        f"{'check':<16} {'value':>7}  {'better':<7} {'verdict':<13} why",
+        f"{'full model':<16} {loss_full:>7.3f}  {'':<7} {'':<13} target {target_loss}",
+    ]
     for c in CHECKS:
         if c.key not in checks:
             continue
         v = verdicts.get(c.key)
-        rows.append(f"{c.label:<16} {checks[c.key]:>7.3f}  {c.better:<7} "
-                    f"{(v.status if v else ''):<13} {v.reason if v else ''}")
+        rows.append(
+            f"{c.label:<16} {checks[c.key]:>7.3f}  {c.better:<7} "
+            f"{(v.status if v else ''):<13} {v.reason if v else ''}"
+        )
     rows.append(f"overall: {overall(verdicts).reason}")
     return "\n".join(rows)

@@ -14,8 +14,8 @@ from .data.stream import TokenStream
 from .formats import Checkpoint, load_checkpoint
 from .means import load_or_compute_means
 from .provenance import fingerprint
-from .tasks import Task
 from .taskeval import TaskBatch, task_batch
+from .tasks import Task
 
 
 def default_model_dir() -> Path:
@@ -35,8 +35,10 @@ class Workbench:
         self.model = self.checkpoint.model.eval().requires_grad_(False)
         self.tokenizer = self.checkpoint.tokenizer
         if self.tokenizer is None:
-            raise ValueError(f"{self.checkpoint.path}: the model has no tokenizer "
-                             f"(put encoder.json and vocab.bpe beside it)")
+            raise ValueError(
+                f"{self.checkpoint.path}: the model has no tokenizer "
+                f"(put encoder.json and vocab.bpe beside it)"
+            )
         self.device = torch.device(device)
 
     @property
@@ -58,9 +60,10 @@ class Workbench:
         generated programs, enough to sample activations from in a second."""
         corpus = self.checkpoint.meta.get("corpus")
         if corpus and not Path(corpus).is_dir():
-            corpus = None           # the user's folder is gone: fall back to the embedded corpus
-        return load_training_data(corpus, tokenizer=self.tokenizer,
-                                  n_generated=2000 if quick else 20000).stream
+            corpus = None  # the user's folder is gone: fall back to the embedded corpus
+        return load_training_data(
+            corpus, tokenizer=self.tokenizer, n_generated=2000 if quick else 20000
+        ).stream
 
     @cached_property
     def means(self) -> dict[str, torch.Tensor]:
@@ -69,5 +72,4 @@ class Workbench:
         return load_or_compute_means(self.model, self.checkpoint.path, self.stream)
 
     def batch(self, task: Task, n: int = 256, split: str = "train", seed: int = 0) -> TaskBatch:
-        return task_batch(task, self.tokenizer, self.model.config.block_size, n, split,
-                          seed).to(self.device)
+        return task_batch(task, self.tokenizer, self.model.config.block_size, n, split, seed).to(self.device)

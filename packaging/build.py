@@ -13,11 +13,11 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
-import re
 import time
 from pathlib import Path
 
@@ -27,10 +27,25 @@ NAME = "sparse-circuits"
 
 # What Qt's xcb platform plugin and torch need from the system (the bundle carries the rest).
 DEB_DEPENDS = [
-    "libc6 (>= 2.28)", "libgl1", "libegl1", "libfontconfig1", "libfreetype6", "libdbus-1-3",
-    "libglib2.0-0 | libglib2.0-0t64", "libx11-xcb1", "libxkbcommon0", "libxkbcommon-x11-0",
-    "libxcb-cursor0", "libxcb-icccm4", "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0",
-    "libxcb-render-util0", "libxcb-shape0", "libxcb-xfixes0", "libxcb-xkb1",
+    "libc6 (>= 2.28)",
+    "libgl1",
+    "libegl1",
+    "libfontconfig1",
+    "libfreetype6",
+    "libdbus-1-3",
+    "libglib2.0-0 | libglib2.0-0t64",
+    "libx11-xcb1",
+    "libxkbcommon0",
+    "libxkbcommon-x11-0",
+    "libxcb-cursor0",
+    "libxcb-icccm4",
+    "libxcb-image0",
+    "libxcb-keysyms1",
+    "libxcb-randr0",
+    "libxcb-render-util0",
+    "libxcb-shape0",
+    "libxcb-xfixes0",
+    "libxcb-xkb1",
 ]
 
 DESKTOP_ENTRY = """[Desktop Entry]
@@ -56,15 +71,17 @@ def version() -> str:
 
 
 def torch_variant() -> str:
-    """"cuda" when the build environment's torch is a CUDA build (the bundle carries it)."""
+    """ "cuda" when the build environment's torch is a CUDA build (the bundle carries it)."""
     import torch
+
     return "cuda" if torch.version.cuda else ""
 
 
 def deb_arch() -> str:
     try:
-        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
@@ -81,8 +98,22 @@ def build_bundle(work: Path) -> Path:
     """PyInstaller into work/bundle/sparse-circuits; returns that folder."""
     dist = work / "bundle"
     shutil.rmtree(dist, ignore_errors=True)
-    run([sys.executable, "-m", "PyInstaller", PACKAGING / "sparse_circuits.spec", "--noconfirm",
-         "--log-level", "WARN", "--distpath", dist, "--workpath", work / "pyinstaller"], cwd=ROOT)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            PACKAGING / "sparse_circuits.spec",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            dist,
+            "--workpath",
+            work / "pyinstaller",
+        ],
+        cwd=ROOT,
+    )
     bundle = dist / NAME
     strip_torch(bundle)
     return bundle
@@ -99,8 +130,9 @@ def strip_torch(bundle: Path) -> None:
 
 def self_test(executable: Path) -> str:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([str(executable), "--self-test"], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [str(executable), "--self-test"], capture_output=True, text=True, env=env, timeout=300
+    )
     if result.returncode != 0 or "self-test ok" not in result.stdout:
         raise BuildError(f"{executable} --self-test failed:\n{(result.stdout + result.stderr)[-3000:]}")
     return result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
@@ -144,14 +176,25 @@ def make_deb(bundle: Path, out: Path, work: Path, ver: str, variant: str = "") -
     package = f"{NAME}-{variant}" if variant else NAME
     # The CPU and CUDA builds install the same files: one replaces the other.
     relations = [f"Provides: {NAME}", f"Conflicts: {NAME}", f"Replaces: {NAME}"] if variant else []
-    (debian / "control").write_text("\n".join([
-        f"Package: {package}", f"Version: {ver}", f"Architecture: {arch}", *relations,
-        "Maintainer: Sparse Circuits developers <maintainers@sparsecircuits.invalid>",
-        f"Installed-Size: {folder_size(root) // 1024}", f"Depends: {', '.join(DEB_DEPENDS)}",
-        "Section: science", "Priority: optional",
-        "Description: train weight-sparse transformers and explore their circuits",
-        " A desktop app (and the sparse-circuits command) to train weight-sparse GPTs, prune",
-        " them to the circuit behind one behaviour, and ablate nodes and edges live.", ""]))
+    (debian / "control").write_text(
+        "\n".join(
+            [
+                f"Package: {package}",
+                f"Version: {ver}",
+                f"Architecture: {arch}",
+                *relations,
+                "Maintainer: Sparse Circuits developers <maintainers@sparsecircuits.invalid>",
+                f"Installed-Size: {folder_size(root) // 1024}",
+                f"Depends: {', '.join(DEB_DEPENDS)}",
+                "Section: science",
+                "Priority: optional",
+                "Description: train weight-sparse transformers and explore their circuits",
+                " A desktop app (and the sparse-circuits command) to train weight-sparse GPTs, prune",
+                " them to the circuit behind one behaviour, and ablate nodes and edges live.",
+                "",
+            ]
+        )
+    )
     for script in ("postinst", "postrm"):
         path = debian / script
         shutil.copy2(PACKAGING / "linux" / script, path)
@@ -173,8 +216,10 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-self-test", action="store_true")
     args = parser.parse_args(argv)
     if sys.platform != "linux":
-        print("packaging/build.py builds the Linux artifacts; see packaging/README.md for "
-              "Windows and macOS", file=sys.stderr)
+        print(
+            "packaging/build.py builds the Linux artifacts; see packaging/README.md for Windows and macOS",
+            file=sys.stderr,
+        )
         return 2
     ver, variant, summary, t0 = version(), torch_variant(), {}, time.perf_counter()
     try:
@@ -186,8 +231,10 @@ def main(argv=None) -> int:
         if not args.skip_self_test:
             summary["self_test"] = self_test(bundle / NAME)
         if not args.bundle_only:
-            for key, make in (("tar_gz", lambda: make_tarball(bundle, args.out, ver, variant)),
-                              ("deb", lambda: make_deb(bundle, args.out, args.work, ver, variant))):
+            for key, make in (
+                ("tar_gz", lambda: make_tarball(bundle, args.out, ver, variant)),
+                ("deb", lambda: make_deb(bundle, args.out, args.work, ver, variant)),
+            ):
                 path = make()
                 summary[key] = str(path)
                 summary[f"{key}_mb"] = round(path.stat().st_size / 2**20, 1)

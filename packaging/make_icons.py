@@ -11,8 +11,14 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen
 
 HERE = Path(__file__).resolve().parent / "icons"
 NODES = [(0.22, 0.30), (0.22, 0.70), (0.50, 0.22), (0.50, 0.50), (0.50, 0.78), (0.78, 0.40), (0.78, 0.66)]
-EDGES = [(0, 3, "#d9534f"), (1, 3, "#3a78c2"), (1, 4, "#d9534f"), (3, 5, "#d9534f"), (2, 5, "#3a78c2"),
-         (4, 6, "#d9534f")]
+EDGES = [
+    (0, 3, "#d9534f"),
+    (1, 3, "#3a78c2"),
+    (1, 4, "#d9534f"),
+    (3, 5, "#d9534f"),
+    (2, 5, "#3a78c2"),
+    (4, 6, "#d9534f"),
+]
 ACTIVE = {0, 3, 5}
 
 

@@ -17,7 +17,7 @@ class EdgeRaster(pg.GraphicsObject):
     def __init__(self, view_box: pg.ViewBox):
         super().__init__()
         self.view_box = view_box
-        self.layers: list[tuple[np.ndarray, object]] = []     # (segment xy [2E, 2], pen)
+        self.layers: list[tuple[np.ndarray, object]] = []  # (segment xy [2E, 2], pen)
         self.antialias = True
         self.image: QImage | None = None
         self.rect = QRectF()
@@ -44,8 +44,9 @@ class EdgeRaster(pg.GraphicsObject):
         if self.layers:
             painter = QPainter(image)
             painter.setRenderHint(QPainter.Antialiasing, self.antialias)
-            painter.setTransform(QTransform(w / (x1 - x0), 0, 0, h / (y1 - y0),
-                                            -x0 * w / (x1 - x0), -y0 * h / (y1 - y0)))
+            painter.setTransform(
+                QTransform(w / (x1 - x0), 0, 0, h / (y1 - y0), -x0 * w / (x1 - x0), -y0 * h / (y1 - y0))
+            )
             for xy, pen in self.layers:
                 painter.setPen(pen)
                 painter.drawPath(pg.arrayToQPath(xy[:, 0], xy[:, 1], connect="pairs"))

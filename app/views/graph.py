@@ -42,8 +42,8 @@ def faded(rgb, strength: float, background) -> tuple[int, int, int]:
 
 
 class GraphView(pg.PlotWidget):
-    node_clicked = Signal(str, bool)             # node, add to selection
-    ablate_requested = Signal(str, list, str)    # kind, targets, mode
+    node_clicked = Signal(str, bool)  # node, add to selection
+    ablate_requested = Signal(str, list, str)  # kind, targets, mode
     restore_requested = Signal(list)
     position_hint = Signal(str)
 
@@ -61,7 +61,7 @@ class GraphView(pg.PlotWidget):
         self.ablated_nodes: set[str] = set()
         self.ablated_edges: set[str] = set()
         self.selected: list[str] = []
-        self.effects: dict[str, float] | None = None    # the ablation-effect overlay, when on
+        self.effects: dict[str, float] | None = None  # the ablation-effect overlay, when on
         self.effect_metric = ""
         self._labels: list[pg.TextItem] = []
         self.edge_raster = EdgeRaster(self.getViewBox())
@@ -70,12 +70,14 @@ class GraphView(pg.PlotWidget):
         self.nodes_item = pg.ScatterPlotItem(size=11, pen=pg.mkPen(90, 90, 90, 160), pxMode=True)
         self.nodes_item.setZValue(10)
         self.addItem(self.nodes_item)
-        self.cross_item = pg.ScatterPlotItem(size=13, symbol="x", pen=None,
-                                             brush=pg.mkBrush(30, 30, 30), pxMode=True)
+        self.cross_item = pg.ScatterPlotItem(
+            size=13, symbol="x", pen=None, brush=pg.mkBrush(30, 30, 30), pxMode=True
+        )
         self.cross_item.setZValue(12)
         self.addItem(self.cross_item)
-        self.ring_item = pg.ScatterPlotItem(size=19, pen=pg.mkPen(255, 170, 0, width=3),
-                                            brush=None, pxMode=True)
+        self.ring_item = pg.ScatterPlotItem(
+            size=19, pen=pg.mkPen(255, 170, 0, width=3), brush=None, pxMode=True
+        )
         self.ring_item.setZValue(11)
         self.addItem(self.ring_item)
         self.highlight_item = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(255, 170, 0, width=3))
@@ -86,8 +88,9 @@ class GraphView(pg.PlotWidget):
         self.addItem(self.hover_item)
         self._hovered = None
         self.ablated_edge_item = pg.PlotCurveItem(
-            connect="pairs", pen=pg.mkPen(40, 40, 40, width=2, style=Qt.DashLine))
-        self.ablated_edge_item.setZValue(7)     # above the selection's highlight: still visible
+            connect="pairs", pen=pg.mkPen(40, 40, 40, width=2, style=Qt.DashLine)
+        )
+        self.ablated_edge_item.setZValue(7)  # above the selection's highlight: still visible
         self.addItem(self.ablated_edge_item)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
@@ -107,7 +110,7 @@ class GraphView(pg.PlotWidget):
 
     def set_threshold(self, threshold: float) -> None:
         if threshold == self.threshold:
-            return                      # set_graph has drawn the edges already
+            return  # set_graph has drawn the edges already
         self.threshold = threshold
         self._draw_edges()
 
@@ -190,7 +193,7 @@ class GraphView(pg.PlotWidget):
                 xy = np.empty((2 * int(mask.sum()), 2))
                 xy[0::2] = g.pos[g.src[mask]]
                 xy[1::2] = g.pos[g.dst[mask]]
-                if large:   # opaque strokes blend ~3x faster; fade toward the background
+                if large:  # opaque strokes blend ~3x faster; fade toward the background
                     pen = pg.mkPen(*faded(rgb, 0.35 + 0.2 * b, self.background_rgb()), width=1)
                 else:
                     pen = pg.mkPen(*rgb, 90 + 40 * b, width=width)
@@ -288,8 +291,11 @@ class GraphView(pg.PlotWidget):
             text += f"<br>activation {acts[n.site][self.position, n.index]:+.3f}"
         if self.effects is not None:
             effect = self.effects.get(name)
-            text += (f"<br>ablation effect on the {self.effect_metric}: {effect:+.3f}"
-                     if effect is not None else "<br>ablation effect: not measured")
+            text += (
+                f"<br>ablation effect on the {self.effect_metric}: {effect:+.3f}"
+                if effect is not None
+                else "<br>ablation effect: not measured"
+            )
         if name in self.ablated_nodes:
             text += "<br><i>ablated</i>"
         return text
@@ -308,8 +314,11 @@ class GraphView(pg.PlotWidget):
         if e is not None:
             g = self.graph
             kind = "residual" if g.kind[e] else "weight"
-            QToolTip.showText(QCursor.pos(), f"<b>{g.nodes[g.src[e]]} → {g.nodes[g.dst[e]]}</b>"
-                              f"<br>{kind} {g.weight[e]:+.4f}", self)
+            QToolTip.showText(
+                QCursor.pos(),
+                f"<b>{g.nodes[g.src[e]]} → {g.nodes[g.dst[e]]}</b><br>{kind} {g.weight[e]:+.4f}",
+                self,
+            )
         else:
             QToolTip.hideText()
 
@@ -321,8 +330,7 @@ class GraphView(pg.PlotWidget):
         i = self.node_at(xy)
         if event.button() == Qt.LeftButton:
             if i is not None:
-                self.node_clicked.emit(self.graph.nodes[i],
-                                       bool(event.modifiers() & Qt.ShiftModifier))
+                self.node_clicked.emit(self.graph.nodes[i], bool(event.modifiers() & Qt.ShiftModifier))
             return
         if event.button() == Qt.RightButton:
             if i is not None:

@@ -18,7 +18,7 @@ from core.topology import LABEL, LOCATIONS
 
 from .graph import N_COLOURS, NEGATIVE, POSITIVE
 
-PAGE = QSize(1400, 900)             # logical size; PNG pixels = PAGE * scale
+PAGE = QSize(1400, 900)  # logical size; PNG pixels = PAGE * scale
 TITLE_H, LEGEND_H, MARGIN, LABEL_W = 74, 64, 24, 150
 
 
@@ -37,8 +37,7 @@ def export_graph(view, path, fmt: str, title: str, subtitle: str = "", scale: fl
             target.setTitle(title)
             target.setDescription(subtitle)
         else:
-            target = QImage(int(PAGE.width() * scale), int(PAGE.height() * scale),
-                            QImage.Format_ARGB32)
+            target = QImage(int(PAGE.width() * scale), int(PAGE.height() * scale), QImage.Format_ARGB32)
             target.setDotsPerMeterX(int(96 * scale / 0.0254))
             target.setDotsPerMeterY(int(96 * scale / 0.0254))
             target.fill(Qt.white)
@@ -63,8 +62,7 @@ def _draw_figure(p: QPainter, view, title: str, subtitle: str) -> None:
     p.setFont(_font(11))
     p.setPen(QColor(90, 90, 90))
     p.drawText(QRectF(MARGIN, 40, w - 2 * MARGIN, 26), Qt.AlignLeft | Qt.AlignVCenter, subtitle)
-    plot = QRectF(MARGIN + LABEL_W, TITLE_H + 26, w - 2 * MARGIN - LABEL_W,
-                  h - TITLE_H - LEGEND_H - 40)
+    plot = QRectF(MARGIN + LABEL_W, TITLE_H + 26, w - 2 * MARGIN - LABEL_W, h - TITLE_H - LEGEND_H - 40)
     (x0, x1), (y0, y1) = view.getViewBox().viewRange()
 
     def to_page(xy: np.ndarray) -> np.ndarray:
@@ -112,8 +110,11 @@ def _draw_axes_labels(p: QPainter, view, plot: QRectF, to_page) -> None:
     p.setPen(QColor(110, 110, 110))
     for row, location in enumerate(LOCATIONS):
         y = to_page(np.array([[0.0, -row]]))[0, 1]
-        p.drawText(QRectF(plot.left() - LABEL_W, y - 10, LABEL_W - 10, 20),
-                   Qt.AlignRight | Qt.AlignVCenter, LABEL[location])
+        p.drawText(
+            QRectF(plot.left() - LABEL_W, y - 10, LABEL_W - 10, 20),
+            Qt.AlignRight | Qt.AlignVCenter,
+            LABEL[location],
+        )
     p.setPen(QColor(70, 70, 70))
     for layer in range(view.graph.n_layer):
         x = to_page(np.array([[layer + 0.41, 0.0]]))[0, 0]
@@ -128,16 +129,21 @@ def _draw_segments(p: QPainter, xy: np.ndarray, pen: QPen) -> None:
 def _draw_legend(p: QPainter, view, box: QRectF) -> None:
     p.setFont(_font(10))
     x, y = box.left(), box.top() + 14
-    for label, rgb, style in (("positive weight", POSITIVE, Qt.SolidLine),
-                              ("negative weight", NEGATIVE, Qt.SolidLine),
-                              ("ablated edge", (40, 40, 40), Qt.DashLine)):
+    for label, rgb, style in (
+        ("positive weight", POSITIVE, Qt.SolidLine),
+        ("negative weight", NEGATIVE, Qt.SolidLine),
+        ("ablated edge", (40, 40, 40), Qt.DashLine),
+    ):
         p.setPen(QPen(QColor(*rgb), 3, style))
         p.drawLine(QLineF(x, y, x + 34, y))
         p.setPen(QColor(50, 50, 50))
         p.drawText(QPointF(x + 42, y + 4), label)
         x += 180
-    what = (f"node: ablation effect on the {view.effect_metric}" if view.effects is not None
-            else "node: activation at the chosen token, scaled per location")
+    what = (
+        f"node: ablation effect on the {view.effect_metric}"
+        if view.effects is not None
+        else "node: activation at the chosen token, scaled per location"
+    )
     p.drawText(QPointF(x, y + 4), f"{what}:")
     x += p.fontMetrics().horizontalAdvance(what) + 18
     for end, c in (("−", 0), ("0", N_COLOURS // 2), ("+", N_COLOURS - 1)):

@@ -8,18 +8,19 @@ import numpy as np
 
 from core.circuit import extract_edges
 from core.topology import ROW, Node, sort_nodes
-LAYER_WIDTH = 1.0       # one column per layer
-CELL_FILL = 0.82        # share of the column the nodes spread over
+
+LAYER_WIDTH = 1.0  # one column per layer
+CELL_FILL = 0.82  # share of the column the nodes spread over
 
 
 @dataclass
 class GraphData:
     nodes: list[str]
-    pos: np.ndarray          # [N, 2] float
-    src: np.ndarray          # [E] int: index into nodes
-    dst: np.ndarray          # [E] int
-    weight: np.ndarray       # [E] float
-    kind: np.ndarray         # [E] bool: True for residual edges
+    pos: np.ndarray  # [N, 2] float
+    src: np.ndarray  # [E] int: index into nodes
+    dst: np.ndarray  # [E] int
+    weight: np.ndarray  # [E] float
+    kind: np.ndarray  # [E] bool: True for residual edges
     n_layer: int
 
     def index(self) -> dict[str, int]:
@@ -33,7 +34,7 @@ class GraphData:
             order = np.argsort(ends, kind="stable")
             self._csr = (np.searchsorted(ends[order], np.arange(n + 1)), order % max(len(self.src), 1))
         ptr, edges = self._csr
-        return edges[ptr[node_index]: ptr[node_index + 1]]
+        return edges[ptr[node_index] : ptr[node_index + 1]]
 
     def incident_many(self, node_indices) -> np.ndarray:
         parts = [self.incident(i) for i in node_indices]
@@ -62,12 +63,14 @@ def build_graph(model, nodes: list[str]) -> GraphData:
     index = {n: i for i, n in enumerate(nodes)}
     edges = extract_edges(model, nodes)
     return GraphData(
-        nodes=nodes, pos=layout(nodes, model.config.n_layer),
+        nodes=nodes,
+        pos=layout(nodes, model.config.n_layer),
         src=np.array([index[e["src"]] for e in edges], dtype=np.int64),
         dst=np.array([index[e["dst"]] for e in edges], dtype=np.int64),
         weight=np.array([e["weight"] for e in edges], dtype=np.float64),
         kind=np.array([e["kind"] == "residual" for e in edges], dtype=bool),
-        n_layer=model.config.n_layer)
+        n_layer=model.config.n_layer,
+    )
 
 
 def neighbourhood(model, circuit_nodes: list[str]) -> list[str]:

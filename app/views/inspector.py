@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.topology import Node
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
+from core.topology import Node
 
 from .outputs import visible
 
@@ -32,8 +32,10 @@ def token_html(tokens, values, focus=None, scale=None, paper=(255, 255, 255), in
     parts = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
         border = f"border-bottom:2px solid {ink};" if i == focus else ""
-        parts.append(f'<span style="background:{shade(v, scale, paper)};color:{ink};{border}" '
-                     f'title="{v:+.3f}">{html.escape(visible(tok))}</span>')
+        parts.append(
+            f'<span style="background:{shade(v, scale, paper)};color:{ink};{border}" '
+            f'title="{v:+.3f}">{html.escape(visible(tok))}</span>'
+        )
     return '<span style="font-family:monospace">' + "&#8203;".join(parts) + "</span>"
 
 
@@ -48,7 +50,7 @@ class NodeInspector(QScrollArea):
     def __init__(self, session, sampler, parent=None):
         super().__init__(parent)
         self.session = session
-        self.sampler = sampler                   # an app.corpus_sampler.CorpusSampler
+        self.sampler = sampler  # an app.corpus_sampler.CorpusSampler
         self.setWidgetResizable(True)
         # Long lines wrap (see token_html) rather than widen the dock.
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -111,14 +113,17 @@ class NodeInspector(QScrollArea):
         n = Node.parse(node)
         now = s.current.activations[n.site][:, n.index]
         base = s.baseline.activations[n.site][:, n.index]
-        text = (f"<b>On this prompt</b> (hover a token for its value; shading: "
-                f"<span style='background:{shade(1, 1, self._colours()[0])}'>&nbsp;+&nbsp;</span> "
-                f"<span style='background:{shade(-1, 1, self._colours()[0])}'>&nbsp;−&nbsp;</span>"
-                f" relative to the largest |value|):<br>") + token_html(
-            s.tokens(), now, s.position, None, *self._colours())
+        text = (
+            f"<b>On this prompt</b> (hover a token for its value; shading: "
+            f"<span style='background:{shade(1, 1, self._colours()[0])}'>&nbsp;+&nbsp;</span> "
+            f"<span style='background:{shade(-1, 1, self._colours()[0])}'>&nbsp;−&nbsp;</span>"
+            f" relative to the largest |value|):<br>"
+        ) + token_html(s.tokens(), now, s.position, None, *self._colours())
         if s.interventions:
-            text += (f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "
-                     f"{now[s.position]:+.3f} with ablations")
+            text += (
+                f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "
+                f"{now[s.position]:+.3f} with ablations"
+            )
         else:
             text += f"<br>at the chosen token: {now[s.position]:+.3f}"
         self.prompt_acts.setText(text)
@@ -145,18 +150,22 @@ class NodeInspector(QScrollArea):
         values = node_values(sample, node).reshape(-1)
         counts, edges = np.histogram(values, bins=40)
         self.histogram.clear()
-        self.histogram.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts,
-                                               brush=(120, 140, 200)))
+        self.histogram.addItem(
+            pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush=(120, 140, 200))
+        )
         tok = self.session.bench.tokenizer
         scale = float(np.abs(values).max()) or 1.0
-        rows = [f"<b>Examples over the corpus</b> ({values.size:,} tokens; "
-                f"{(values != 0).mean():.0%} nonzero):"]
+        rows = [
+            f"<b>Examples over the corpus</b> ({values.size:,} tokens; {(values != 0).mean():.0%} nonzero):"
+        ]
         for label, contexts in examples_by_bin(sample, node, tok):
             for c in contexts:
                 vals = np.zeros(len(c.tokens))
                 vals[c.focus] = c.value
-                rows.append(f"<span style='color:gray'>{label}</span> {c.value:+.2f} &nbsp;"
-                            + token_html(c.tokens, vals, c.focus, scale, *self._colours()))
+                rows.append(
+                    f"<span style='color:gray'>{label}</span> {c.value:+.2f} &nbsp;"
+                    + token_html(c.tokens, vals, c.focus, scale, *self._colours())
+                )
         n = Node.parse(node)
         location, index = n.site, n.index
         if location.endswith("resid_delta") or location.endswith("act_in"):
@@ -173,8 +182,11 @@ class NodeInspector(QScrollArea):
 
         def fmt(items):
             return "<br>".join(f"<a href='{n}'>{n}</a> {w:+.3f}" for n, w in items[:40]) or "none"
-        self.edges.setText(f"<b>Inputs</b> ({len(ins)} in the graph shown; click to go there):"
-                           f"<br>{fmt(ins)}<br><b>Outputs</b> ({len(outs)}):<br>{fmt(outs)}")
+
+        self.edges.setText(
+            f"<b>Inputs</b> ({len(ins)} in the graph shown; click to go there):"
+            f"<br>{fmt(ins)}<br><b>Outputs</b> ({len(outs)}):<br>{fmt(outs)}"
+        )
 
 
 def graph_edges(graph, node: str):

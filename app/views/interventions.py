@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGridLayout, QListWidget, QListWidgetItem, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QGridLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 
 class InterventionsPanel(QWidget):
@@ -23,7 +22,7 @@ class InterventionsPanel(QWidget):
         session.undo_stack.canRedoChanged.connect(redo.setEnabled)
         undo.setEnabled(False)
         redo.setEnabled(False)
-        buttons = QGridLayout()          # two rows: the panel stays narrow on a laptop
+        buttons = QGridLayout()  # two rows: the panel stays narrow on a laptop
         for i, b in enumerate((self.restore_button, self.clear_button, undo, redo)):
             buttons.addWidget(b, i // 2, i % 2)
         layout = QVBoxLayout(self)

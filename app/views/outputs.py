@@ -7,8 +7,18 @@ import html
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def visible(token: str) -> str:
@@ -18,6 +28,7 @@ def visible(token: str) -> str:
 
 class TokenStrip(QLabel):
     """The prompt's tokens as links; the chosen position is highlighted."""
+
     position_clicked = Signal(int)
 
     def __init__(self, parent=None):
@@ -28,12 +39,15 @@ class TokenStrip(QLabel):
         self.linkActivated.connect(lambda href: self.position_clicked.emit(int(href)))
 
     def set_tokens(self, tokens: list[str], position: int) -> None:
-        ink = self.palette().color(QPalette.WindowText).name()   # not the link colour
+        ink = self.palette().color(QPalette.WindowText).name()  # not the link colour
         parts = []
         for i, tok in enumerate(tokens):
             text = html.escape(visible(tok))
-            style = ("background:#ffcf70;color:#000;font-weight:bold;" if i == position
-                     else f"color:{ink};text-decoration:none;")
+            style = (
+                "background:#ffcf70;color:#000;font-weight:bold;"
+                if i == position
+                else f"color:{ink};text-decoration:none;"
+            )
             parts.append(f'<a href="{i}" style="{style}">{text}</a>')
         self.setText('<span style="font-family:monospace">' + "&#8203;|".join(parts) + "</span>")
 
@@ -82,6 +96,7 @@ class OutputsPanel(QWidget):
 
     def _fill_tasks(self) -> None:
         from core.tasks import BUILTIN_TASKS
+
         self.task_box.blockSignals(True)
         self.task_box.clear()
         for task in BUILTIN_TASKS.values():
@@ -90,6 +105,7 @@ class OutputsPanel(QWidget):
 
     def _on_task_chosen(self, row: int) -> None:
         from core.tasks import BUILTIN_TASKS
+
         self.session.set_task(BUILTIN_TASKS[self.task_box.itemData(row)])
 
     def _on_prompt_changed(self) -> None:
@@ -116,8 +132,12 @@ class OutputsPanel(QWidget):
         for row, token in enumerate(ids):
             text = s.bench.tokenizer.token_text(token)
             before, after = float(base.probs[token]), float(now.probs[token])
-            cells = [repr(text)[1:-1] if text.strip() != text or not text else text,
-                     f"{before:.3f}", f"{after:.3f}", f"{after - before:+.3f}"]
+            cells = [
+                repr(text)[1:-1] if text.strip() != text or not text else text,
+                f"{before:.3f}",
+                f"{after:.3f}",
+                f"{after - before:+.3f}",
+            ]
             for col, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 if col:
@@ -133,7 +153,9 @@ class OutputsPanel(QWidget):
             return "<i>No task candidates for this prompt (pick a task example to see them).</i>"
         (good, pg0), (bad, pb0) = base.candidates
         (_, pg1), (_, pb1) = now.candidates
-        return (f"Correct <b>{html.escape(visible(good))}</b>: {pg0:.3f} → {pg1:.3f} &nbsp; "
-                f"Incorrect <b>{html.escape(visible(bad))}</b>: {pb0:.3f} → {pb1:.3f} &nbsp; "
-                f"Logit difference: {base.logit_diff:+.2f} → <b>{now.logit_diff:+.2f}</b> "
-                f"({now.logit_diff - base.logit_diff:+.2f})")
+        return (
+            f"Correct <b>{html.escape(visible(good))}</b>: {pg0:.3f} → {pg1:.3f} &nbsp; "
+            f"Incorrect <b>{html.escape(visible(bad))}</b>: {pb0:.3f} → {pb1:.3f} &nbsp; "
+            f"Logit difference: {base.logit_diff:+.2f} → <b>{now.logit_diff:+.2f}</b> "
+            f"({now.logit_diff - base.logit_diff:+.2f})"
+        )

@@ -7,17 +7,28 @@ import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from core.checks import CheckProgress
 from core.commands.progress import format_duration
 from core.pipelines.events import CircuitReady, PruneEvent, Status
-from core.verdicts import CHECKS
 from core.pipelines.pruning import prune_and_check
 from core.prune import PruneConfig
 from core.tasks import BUILTIN_TASKS
+from core.verdicts import CHECKS
 
 from ..workers import start_worker
 
@@ -84,8 +95,9 @@ class PruningPanel(QWidget):
             QMessageBox.information(self, "No model", "Open a model first.")
             return
         task = BUILTIN_TASKS[self.task.currentData()]
-        config = PruneConfig(target_loss=self.target.value(), ablation=self.ablation.currentText(),
-                             steps=self.steps.value())
+        config = PruneConfig(
+            target_loss=self.target.value(), ablation=self.ablation.currentText(), steps=self.steps.value()
+        )
         self.xs, self.losses, self.kept = [], [], []
         with_checks = self.checks.isChecked()
         # One bar for the whole job: the masks, then (if asked for) the checks, which take
@@ -98,12 +110,20 @@ class PruningPanel(QWidget):
         self.failed = False
         self.handle = start_worker(
             lambda: prune_and_check(bench, task, config, 256, with_checks),
-            self._on_item, self._on_error, self._on_finished)
+            self._on_item,
+            self._on_error,
+            self._on_finished,
+        )
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Optimising masks for {task.name}…")
-        log.info("Pruning started: %s, target task loss %.3f, %s ablation, %d mask steps",
-                 task.name, config.target_loss, config.ablation, config.steps)
+        log.info(
+            "Pruning started: %s, target task loss %.3f, %s ablation, %d mask steps",
+            task.name,
+            config.target_loss,
+            config.ablation,
+            config.steps,
+        )
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -121,27 +141,38 @@ class PruningPanel(QWidget):
                 self.loss_curve.setData(self.xs, self.losses)
                 self.kept_curve.setData(self.xs, self.kept)
                 self.progress.setValue(int(self.mask_share * item.step / item.total))
-                self.status.setText(f"Masks, step {item.step}/{item.total}: task loss "
-                                    f"{item.task_loss:.3f}, {item.kept} nodes kept"
-                                    f"{self._eta(item.step / item.total)}")
+                self.status.setText(
+                    f"Masks, step {item.step}/{item.total}: task loss "
+                    f"{item.task_loss:.3f}, {item.kept} nodes kept"
+                    f"{self._eta(item.step / item.total)}"
+                )
             elif item.phase == "bisect":
-                self.status.setText(f"searching the smallest circuit: k={item.kept}, "
-                                    f"loss {item.task_loss:.3f}")
+                self.status.setText(
+                    f"searching the smallest circuit: k={item.kept}, loss {item.task_loss:.3f}"
+                )
         elif isinstance(item, CheckProgress):
             if self.stage != "checks":
                 self.stage, self.stage_start = "checks", time.monotonic()
             self.progress.setValue(self.mask_share + int((1000 - self.mask_share) * item.overall))
             label = CHECK_LABELS.get(item.check, item.check)
-            self.status.setText(f"Faithfulness checks, {item.done + 1}/{item.total}: {label}"
-                                f"{self._eta(item.overall)}")
+            self.status.setText(
+                f"Faithfulness checks, {item.done + 1}/{item.total}: {label}{self._eta(item.overall)}"
+            )
         elif isinstance(item, Status):
             self.status.setText(item.text)
         elif isinstance(item, CircuitReady):
             c = item.circuit
-            self.status.setText(f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
-                                f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph.")
-            log.info("Pruning finished: %s, %d nodes, %d edges, task loss %.3f",
-                     c.task, c.n_nodes, c.n_edges, c.loss_circuit)
+            self.status.setText(
+                f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
+                f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph."
+            )
+            log.info(
+                "Pruning finished: %s, %d nodes, %d edges, task loss %.3f",
+                c.task,
+                c.n_nodes,
+                c.n_edges,
+                c.loss_circuit,
+            )
             self.circuit_ready.emit(c)
 
     def _eta(self, fraction: float) -> str:

@@ -10,14 +10,25 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from core.pipelines.events import Finished, Status, TrainEvent, TrainingStarted, WeightsSnapshot
-from core.train import CHECKPOINT_DIR
 from core.pipelines.training import TrainingSpec, run_state, training
 from core.presets import PRESETS
+from core.train import CHECKPOINT_DIR
 
 from ..workers import start_worker
 
@@ -39,12 +50,15 @@ def available_devices() -> list[tuple[str, str]]:
 
 def format_eta(seconds: float) -> str:
     seconds = int(max(0, seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
         else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class TrainingPanel(QWidget):
-    model_ready = Signal(str)          # checkpoint folder of a finished run
+    model_ready = Signal(str)  # checkpoint folder of a finished run
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -75,13 +89,20 @@ class TrainingPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
         self.resume_button = QPushButton("Resume run")
-        self.resume_button.setToolTip("Continue the run in the run folder from its last "
-                                      "checkpoint, with the losses an unbroken run would have had")
+        self.resume_button.setToolTip(
+            "Continue the run in the run folder from its last "
+            "checkpoint, with the losses an unbroken run would have had"
+        )
         self.open_button = QPushButton("Open the trained model")
         self.open_button.setToolTip("Open the run folder's last checkpoint in the graph")
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_button,
-                  self.open_button):
+        for b in (
+            self.start_button,
+            self.pause_button,
+            self.cancel_button,
+            self.resume_button,
+            self.open_button,
+        ):
             buttons.addWidget(b)
         self.progress = QProgressBar()
         self.status = QLabel("Pick a preset and press Start.")
@@ -114,7 +135,7 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.open_button.clicked.connect(self._open_checkpoint)
         self.out.textChanged.connect(self._update_run_buttons)
-        self.auto_out = ""                 # the folder we proposed; a typed one is kept
+        self.auto_out = ""  # the folder we proposed; a typed one is kept
         self.finished_checkpoint = ""
         self._on_preset(self.preset.currentText())
         self._set_running(False)
@@ -138,7 +159,7 @@ class TrainingPanel(QWidget):
         return folder if (folder / "config.json").is_file() else None
 
     def _update_run_buttons(self) -> None:
-        idle = self.start_button.isEnabled()          # no run going on
+        idle = self.start_button.isEnabled()  # no run going on
         has = self.checkpoint() is not None
         self.open_button.setEnabled(idle and has)
         self.resume_button.setEnabled(idle and has and run_state(self.run_folder()) is not None)
@@ -168,17 +189,24 @@ class TrainingPanel(QWidget):
         out = self.run_folder()
         if out.exists() and any(out.iterdir()):
             hint = " or press Resume run to continue it" if self.resume_button.isEnabled() else ""
-            QMessageBox.warning(self, "Run folder in use",
-                                f"{out} already holds files. Choose another run folder{hint}.")
+            QMessageBox.warning(
+                self, "Run folder in use", f"{out} already holds files. Choose another run folder{hint}."
+            )
             return
         device = self.device.currentData()
         corpus = self.corpus.text().strip() or None
         preset_name, steps = self.preset.currentText(), self.steps.value()
-        spec = TrainingSpec(out, preset_name, steps, device=None if device == "auto" else device,
-                            corpus=corpus)
+        spec = TrainingSpec(
+            out, preset_name, steps, device=None if device == "auto" else device, corpus=corpus
+        )
         self._run(spec, steps)
-        log.info("Training started: preset %s, %s steps, corpus %s, run folder %s",
-                 preset_name, f"{steps:,}", corpus or "embedded", out)
+        log.info(
+            "Training started: preset %s, %s steps, corpus %s, run folder %s",
+            preset_name,
+            f"{steps:,}",
+            corpus or "embedded",
+            out,
+        )
 
     def resume(self) -> None:
         out = self.run_folder()
@@ -196,8 +224,9 @@ class TrainingPanel(QWidget):
         self.t0 = time.monotonic()
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
-        self.handle = start_worker(lambda: training(spec, snapshot_every=100),
-                                   self._on_item, self._on_error, self._on_finished)
+        self.handle = start_worker(
+            lambda: training(spec, snapshot_every=100), self._on_item, self._on_error, self._on_finished
+        )
         self.pause_button.setText("Pause")
         self._set_running(True)
 
@@ -230,17 +259,22 @@ class TrainingPanel(QWidget):
                 self.t0, self.first_step = time.monotonic(), item.step
             done = item.step - self.first_step
             eta = (time.monotonic() - self.t0) / done * (item.total_steps - item.step) if done else 0
-            self.status.setText(f"step {item.step:,}/{item.total_steps:,} · loss {item.loss:.3f} · "
-                                f"L0 {item.l0_frac:.3f} · {item.tokens_per_s:,.0f} tokens/s on "
-                                f"{item.device} · ETA {format_eta(eta)}")
+            self.status.setText(
+                f"step {item.step:,}/{item.total_steps:,} · loss {item.loss:.3f} · "
+                f"L0 {item.l0_frac:.3f} · {item.tokens_per_s:,.0f} tokens/s on "
+                f"{item.device} · ETA {format_eta(eta)}"
+            )
         elif isinstance(item, Status):
             self.status.setText(item.text)
         elif isinstance(item, TrainingStarted):
             self.status.setText(f"{item.n_params:,} parameters on {item.device}; {item.data}")
         elif isinstance(item, WeightsSnapshot):
             w = item.array
-            self.weights_image.setImage(np.where(w > 0, 1.0, 0.0).T, levels=(0, 1),
-                                        lut=np.array([[255, 255, 255], [30, 30, 30]], dtype=np.uint8))
+            self.weights_image.setImage(
+                np.where(w > 0, 1.0, 0.0).T,
+                levels=(0, 1),
+                lut=np.array([[255, 255, 255], [30, 30, 30]], dtype=np.uint8),
+            )
         elif isinstance(item, Finished):
             self.finished_checkpoint = item.path
         if isinstance(item, TrainingStarted):
@@ -257,8 +291,11 @@ class TrainingPanel(QWidget):
             self.status.setText(self.status.text().split(" · ETA")[0] + " · done")
             log.info("Training finished: %s", self.finished_checkpoint or "no checkpoint")
         elif self.steps_x:
-            kept = "keeps a checkpoint: Resume run continues it, Open the trained model opens it" \
-                if self.checkpoint() is not None else "has no checkpoint yet"
+            kept = (
+                "keeps a checkpoint: Resume run continues it, Open the trained model opens it"
+                if self.checkpoint() is not None
+                else "has no checkpoint yet"
+            )
             self.status.setText(f"Stopped at step {self.steps_x[-1]:,}; the run folder {kept}.")
             log.info("Training stopped at step %s", f"{self.steps_x[-1]:,}")
         else:

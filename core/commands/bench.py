@@ -27,8 +27,9 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bench_train(preset_name: str = "small", steps: int = 15, device: str | None = None,
-                warmup: int = 3) -> dict:
+def bench_train(
+    preset_name: str = "small", steps: int = 15, device: str | None = None, warmup: int = 3
+) -> dict:
     dev = pick_device(device)
     model_config, train_config = preset(preset_name, BENCH_VOCAB)
     train_config.steps = 1000
@@ -41,7 +42,7 @@ def bench_train(preset_name: str = "small", steps: int = 15, device: str | None 
         for kind in times:
             trainers[kind] = Trainer(f"{tmp}/{kind}", model_config, train_config, stream, None, str(dev))
             trainers[kind].project_weights = kind == "sparse"
-        first = train_config.steps - warmup - steps - 1      # past the anneal: l0 at its target
+        first = train_config.steps - warmup - steps - 1  # past the anneal: l0 at its target
         for i in range(warmup + steps):
             for kind, trainer in trainers.items():
                 _sync(dev)
@@ -52,6 +53,12 @@ def bench_train(preset_name: str = "small", steps: int = 15, device: str | None 
                     times[kind].append(time.perf_counter() - t0)
     sparse_s = statistics.median(times["sparse"])
     dense_s = statistics.median(times["dense"])
-    return {"sparse_step_s": sparse_s, "dense_step_s": dense_s, "ratio": sparse_s / dense_s,
-            "preset": preset_name, "steps": steps, "device": dev.type,
-            "tokens_per_step": train_config.batch_size * train_config.seq_len}
+    return {
+        "sparse_step_s": sparse_s,
+        "dense_step_s": dense_s,
+        "ratio": sparse_s / dense_s,
+        "preset": preset_name,
+        "steps": steps,
+        "device": dev.type,
+        "tokens_per_step": train_config.batch_size * train_config.seq_len,
+    }

@@ -12,27 +12,37 @@ from ..pipelines.events import CircuitReady, PruneEvent
 from ..pipelines.pruning import iter_circuit_checks, prune_and_check
 from ..provenance import check_circuit_fits
 from ..prune import PruneConfig
-from ..verdicts import CHECKS, format_table
-from .progress import progress_bar
-from ..tasks import BUILTIN_TASKS, get_task
 from ..taskeval import evaluate
+from ..tasks import BUILTIN_TASKS, get_task
+from ..verdicts import CHECKS, format_table
 from ..workbench import Workbench
+from .progress import progress_bar
 
 
 def cmd_tasks(args) -> int:
     rows = []
     for task in BUILTIN_TASKS.values():
         example = task.examples(1)[0]
-        rows.append({"name": task.name, "description": task.description,
-                     "example": {"prompt": example.prompt, "correct": example.correct,
-                                 "incorrect": example.incorrect}})
+        rows.append(
+            {
+                "name": task.name,
+                "description": task.description,
+                "example": {
+                    "prompt": example.prompt,
+                    "correct": example.correct,
+                    "incorrect": example.incorrect,
+                },
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         for r in rows:
             prompt = r["example"]["prompt"].replace("\n", "\\n")
-            print(f"{r['name']:<28} {r['description']}\n{'':<28} {prompt!s} -> "
-                  f"{r['example']['correct']!r} not {r['example']['incorrect']!r}")
+            print(
+                f"{r['name']:<28} {r['description']}\n{'':<28} {prompt!s} -> "
+                f"{r['example']['correct']!r} not {r['example']['incorrect']!r}"
+            )
     return 0
 
 
@@ -74,7 +84,7 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
                 elif event.phase == "bisect":
                     bar.set_postfix(phase="bisect", k=event.kept, loss=f"{event.task_loss:.3f}")
                 else:
-                    bar.close()          # pruned; the checks, if asked for, follow the bar
+                    bar.close()  # pruned; the checks, if asked for, follow the bar
             elif isinstance(event, CircuitReady):
                 circuit = event.circuit
     bar.close()
@@ -85,16 +95,28 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
 def cmd_prune(args) -> int:
     bench = Workbench(args.checkpoint, args.device or "cpu")
     task = get_task(args.task)
-    config = PruneConfig(target_loss=args.target_loss, ablation=args.ablation, seed=args.seed,
-                         calibrate=args.calibrate, steps=args.steps or PruneConfig.steps)
-    circuit = prune_with_progress(prune_and_check(bench, task, config, args.examples, args.checks),
-                                  f"pruning {task.name}", config.steps, progress=not args.quiet)
+    config = PruneConfig(
+        target_loss=args.target_loss,
+        ablation=args.ablation,
+        seed=args.seed,
+        calibrate=args.calibrate,
+        steps=args.steps or PruneConfig.steps,
+    )
+    circuit = prune_with_progress(
+        prune_and_check(bench, task, config, args.examples, args.checks),
+        f"pruning {task.name}",
+        config.steps,
+        progress=not args.quiet,
+    )
     circuit.save(args.out)
     cal = f", calibration {circuit.calibration}" if circuit.calibration else ""
     reached = "" if circuit.loss_circuit <= circuit.target_loss else " (target NOT reached)"
-    print(f"{task.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, task loss "
-          f"{circuit.loss_circuit:.3f} (full model {circuit.loss_full:.3f}, target "
-          f"{circuit.target_loss}){reached}{cal} -> {args.out}", file=sys.stderr)
+    print(
+        f"{task.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, task loss "
+        f"{circuit.loss_circuit:.3f} (full model {circuit.loss_full:.3f}, target "
+        f"{circuit.target_loss}){reached}{cal} -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -105,15 +127,23 @@ def cmd_eval(args) -> int:
     if args.circuit:
         circuit = Circuit.load(args.circuit)
         check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, args.circuit)
-        result = evaluate_circuit(bench.model, batch, circuit.nodes, bench.means, circuit.ablation,
-                                  circuit.calibration)
+        result = evaluate_circuit(
+            bench.model, batch, circuit.nodes, bench.means, circuit.ablation, circuit.calibration
+        )
     else:
         result = evaluate(bench.model, batch)
-    out = {"task_loss": result["task_loss"], "accuracy": result["accuracy"],
-           "logit_diff": result["logit_diff"], "n_examples": result["n_examples"]}
-    print(json.dumps(out) if args.json else
-          f"{task.name}: task loss {out['task_loss']:.4f}, accuracy {out['accuracy']:.3f} "
-          f"on {out['n_examples']} {args.split} examples")
+    out = {
+        "task_loss": result["task_loss"],
+        "accuracy": result["accuracy"],
+        "logit_diff": result["logit_diff"],
+        "n_examples": result["n_examples"],
+    }
+    print(
+        json.dumps(out)
+        if args.json
+        else f"{task.name}: task loss {out['task_loss']:.4f}, accuracy {out['accuracy']:.3f} "
+        f"on {out['n_examples']} {args.split} examples"
+    )
     return 0
 
 
@@ -121,8 +151,12 @@ def cmd_check(args) -> int:
     bench = Workbench(args.checkpoint, args.device or "cpu")
     circuit = Circuit.load(args.circuit)
     task = get_task(args.task or circuit.task)
-    config = PruneConfig(target_loss=circuit.target_loss, ablation=circuit.ablation,
-                         seed=circuit.seed, calibrate=circuit.calibration is not None)
+    config = PruneConfig(
+        target_loss=circuit.target_loss,
+        ablation=circuit.ablation,
+        seed=circuit.seed,
+        calibrate=circuit.calibration is not None,
+    )
     check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, args.circuit)
     bar = ChecksProgress(not args.quiet)
     results = {}

@@ -24,8 +24,7 @@ def format_duration(seconds: float) -> str:
 class LogProgress:
     """The part of tqdm's interface the commands use, printed as occasional log lines."""
 
-    def __init__(self, total: int, desc: str, initial: int = 0, every_s: float = 10.0,
-                 file=None):
+    def __init__(self, total: int, desc: str, initial: int = 0, every_s: float = 10.0, file=None):
         self.total, self.desc, self.n = total, desc, initial
         self.every_s, self.file = every_s, file or sys.stderr
         self.start = time.monotonic()
@@ -55,8 +54,11 @@ class LogProgress:
             eta = f", about {format_duration(elapsed / done * (self.total - self.n))} left"
         self.printed = (self.n, self.postfix)
         extra = f" ({self.postfix})" if self.postfix else ""
-        print(f"{self.desc}: {self.n}/{self.total}{extra}, {format_duration(elapsed)}{eta}",
-              file=self.file, flush=True)
+        print(
+            f"{self.desc}: {self.n}/{self.total}{extra}, {format_duration(elapsed)}{eta}",
+            file=self.file,
+            flush=True,
+        )
 
     def close(self) -> None:
         if (self.n, self.postfix) != self.printed:
@@ -67,5 +69,12 @@ def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0, 
     """A tqdm bar when stderr is a terminal, else LogProgress; `enabled=False`: silent."""
     if enabled and not sys.stderr.isatty():
         return LogProgress(total, desc, initial)
-    return tqdm(total=total, desc=desc, initial=initial, unit=unit, disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        initial=initial,
+        unit=unit,
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )

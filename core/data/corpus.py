@@ -74,14 +74,22 @@ def read_code_archive(path: str | Path | None = None) -> list[tuple[str, str]]:
 
 def _checked_members(archive: Path, infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
     if len(infos) > MAX_ARCHIVE_MEMBERS:
-        raise CorpusError(f"Corpus archive {archive} has {len(infos)} members "
-                          f"(at most {MAX_ARCHIVE_MEMBERS})")
+        raise CorpusError(
+            f"Corpus archive {archive} has {len(infos)} members (at most {MAX_ARCHIVE_MEMBERS})"
+        )
     names: set[str] = set()
     total = 0
     for info in infos:
         name = info.filename
-        if (not name.endswith(".py") or name.startswith(".") or "/" in name or "\\" in name
-                or ":" in name or "\0" in name or info.is_dir()):
+        if (
+            not name.endswith(".py")
+            or name.startswith(".")
+            or "/" in name
+            or "\\" in name
+            or ":" in name
+            or "\0" in name
+            or info.is_dir()
+        ):
             raise CorpusError(f"Corpus archive {archive} holds {name!r}, not a plain .py file name")
         # Unix type bits, when the zip tool stored any: only a regular file (no link, device...).
         if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG):
@@ -92,12 +100,15 @@ def _checked_members(archive: Path, infos: list[zipfile.ZipInfo]) -> list[zipfil
             raise CorpusError(f"Corpus archive {archive} holds {name!r} twice")
         names.add(name)
         if info.file_size > MAX_FILE_BYTES:
-            raise CorpusError(f"Corpus archive {archive} member {name!r} is {info.file_size:,} "
-                              f"bytes (at most {MAX_FILE_BYTES:,})")
+            raise CorpusError(
+                f"Corpus archive {archive} member {name!r} is {info.file_size:,} "
+                f"bytes (at most {MAX_FILE_BYTES:,})"
+            )
         total += info.file_size
         if total > MAX_ARCHIVE_BYTES:
-            raise CorpusError(f"Corpus archive {archive} decompresses to more than "
-                              f"{MAX_ARCHIVE_BYTES:,} bytes")
+            raise CorpusError(
+                f"Corpus archive {archive} decompresses to more than {MAX_ARCHIVE_BYTES:,} bytes"
+            )
     return sorted(infos, key=lambda info: info.filename)
 
 
@@ -107,18 +118,17 @@ def _read_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> s
         # asking for one byte more notices a member shorter than declared.
         data = member.read(info.file_size + 1)
     if len(data) != info.file_size:
-        raise CorpusError(f"Corpus archive {archive} member {info.filename!r} does not match "
-                          "its declared size")
+        raise CorpusError(
+            f"Corpus archive {archive} member {info.filename!r} does not match its declared size"
+        )
     try:
         # Exactly what Path.read_text(encoding="utf-8") gave for the loose files.
         return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"Corpus archive {archive} member {info.filename!r} "
-                          f"is not UTF-8: {exc}") from exc
+        raise CorpusError(f"Corpus archive {archive} member {info.filename!r} is not UTF-8: {exc}") from exc
 
 
-def embedded_corpus(n_generated: int = 20000, seed: int = 0,
-                    archive: str | Path | None = None) -> list[str]:
+def embedded_corpus(n_generated: int = 20000, seed: int = 0, archive: str | Path | None = None) -> list[str]:
     """The default training corpus: generated programs plus the shipped real modules."""
     documents = generate_programs(n_generated, seed)
     documents += [text for _name, text in read_code_archive(archive)]
@@ -181,68 +191,267 @@ def _read_source(file: Path) -> str | None:
 # ---------------------------------------------------------------------------
 
 NAMES = [
-    "items", "values", "data", "result", "total", "count", "index", "name",
-    "names", "text", "line", "lines", "words", "word", "key", "keys", "value",
-    "record", "records", "row", "rows", "entry", "entries", "path", "paths",
-    "config", "options", "settings", "scores", "score", "users", "user",
-    "tags", "labels", "label", "output", "buffer", "message", "messages",
-    "prefix", "suffix", "size", "limit", "offset", "start", "end", "step",
-    "current", "previous", "node", "nodes", "queue", "stack", "seen",
-    "visited", "matches", "errors", "report", "summary", "parts", "chunk",
-    "header", "status",
+    "items",
+    "values",
+    "data",
+    "result",
+    "total",
+    "count",
+    "index",
+    "name",
+    "names",
+    "text",
+    "line",
+    "lines",
+    "words",
+    "word",
+    "key",
+    "keys",
+    "value",
+    "record",
+    "records",
+    "row",
+    "rows",
+    "entry",
+    "entries",
+    "path",
+    "paths",
+    "config",
+    "options",
+    "settings",
+    "scores",
+    "score",
+    "users",
+    "user",
+    "tags",
+    "labels",
+    "label",
+    "output",
+    "buffer",
+    "message",
+    "messages",
+    "prefix",
+    "suffix",
+    "size",
+    "limit",
+    "offset",
+    "start",
+    "end",
+    "step",
+    "current",
+    "previous",
+    "node",
+    "nodes",
+    "queue",
+    "stack",
+    "seen",
+    "visited",
+    "matches",
+    "errors",
+    "report",
+    "summary",
+    "parts",
+    "chunk",
+    "header",
+    "status",
 ]
 
 WORDS = [
-    "apple", "banana", "cherry", "hello", "world", "alpha", "beta", "gamma",
-    "delta", "red", "green", "blue", "north", "south", "east", "west", "open",
-    "closed", "ready", "done", "error", "warning", "info", "debug", "user",
-    "admin", "guest", "file", "data", "report", "total", "count", "name",
-    "value", "item", "list", "table", "row", "column", "start", "stop",
-    "pause", "run", "test", "sample", "output", "input", "result", "cat",
-    "dog", "bird", "fish", "tree", "river", "stone", "cloud", "rain", "sun",
-    "moon", "star", "paper", "pencil", "coffee", "tea", "monday", "friday",
+    "apple",
+    "banana",
+    "cherry",
+    "hello",
+    "world",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "red",
+    "green",
+    "blue",
+    "north",
+    "south",
+    "east",
+    "west",
+    "open",
+    "closed",
+    "ready",
+    "done",
+    "error",
+    "warning",
+    "info",
+    "debug",
+    "user",
+    "admin",
+    "guest",
+    "file",
+    "data",
+    "report",
+    "total",
+    "count",
+    "name",
+    "value",
+    "item",
+    "list",
+    "table",
+    "row",
+    "column",
+    "start",
+    "stop",
+    "pause",
+    "run",
+    "test",
+    "sample",
+    "output",
+    "input",
+    "result",
+    "cat",
+    "dog",
+    "bird",
+    "fish",
+    "tree",
+    "river",
+    "stone",
+    "cloud",
+    "rain",
+    "sun",
+    "moon",
+    "star",
+    "paper",
+    "pencil",
+    "coffee",
+    "tea",
+    "monday",
+    "friday",
 ]
 
 FUNCTION_NAMES = [
-    "process", "compute", "build_report", "load_data", "parse_line",
-    "format_name", "update_scores", "merge", "collect", "summarize", "render",
-    "validate", "normalize", "find_matches", "count_words", "make_table",
-    "send_message", "read_config", "apply_filter", "group_items", "transform",
-    "to_json", "clean_text", "split_words", "add_entry", "get_value",
-    "create_user", "save_results", "check_status", "handle",
+    "process",
+    "compute",
+    "build_report",
+    "load_data",
+    "parse_line",
+    "format_name",
+    "update_scores",
+    "merge",
+    "collect",
+    "summarize",
+    "render",
+    "validate",
+    "normalize",
+    "find_matches",
+    "count_words",
+    "make_table",
+    "send_message",
+    "read_config",
+    "apply_filter",
+    "group_items",
+    "transform",
+    "to_json",
+    "clean_text",
+    "split_words",
+    "add_entry",
+    "get_value",
+    "create_user",
+    "save_results",
+    "check_status",
+    "handle",
 ]
 
 CLASS_NAMES = [
-    "Counter", "Inventory", "Parser", "Report", "Node", "Queue", "User",
-    "Config", "Cache", "Matrix", "Document", "Session", "Task", "Library",
-    "Account", "Shape", "Logger", "Registry", "Tracker", "Buffer",
+    "Counter",
+    "Inventory",
+    "Parser",
+    "Report",
+    "Node",
+    "Queue",
+    "User",
+    "Config",
+    "Cache",
+    "Matrix",
+    "Document",
+    "Session",
+    "Task",
+    "Library",
+    "Account",
+    "Shape",
+    "Logger",
+    "Registry",
+    "Tracker",
+    "Buffer",
 ]
 
 KWARG_NAMES = [
-    "limit", "verbose", "sep", "title", "mode", "default", "key", "reverse",
-    "strict", "encoding", "width", "scale", "prefix", "timeout", "retries",
-    "name", "color", "level", "size", "start",
+    "limit",
+    "verbose",
+    "sep",
+    "title",
+    "mode",
+    "default",
+    "key",
+    "reverse",
+    "strict",
+    "encoding",
+    "width",
+    "scale",
+    "prefix",
+    "timeout",
+    "retries",
+    "name",
+    "color",
+    "level",
+    "size",
+    "start",
 ]
 
 FILE_NAMES = [
-    "data.txt", "config.ini", "notes.md", "input.csv", "log.txt",
-    "words.txt", "report.json", "scores.csv", "users.txt", "output.txt",
+    "data.txt",
+    "config.ini",
+    "notes.md",
+    "input.csv",
+    "log.txt",
+    "words.txt",
+    "report.json",
+    "scores.csv",
+    "users.txt",
+    "output.txt",
 ]
 
 IMPORTS = [
-    "import os", "import sys", "import json", "import re", "import math",
-    "import random", "import string", "import itertools",
-    "from collections import defaultdict", "from collections import Counter",
-    "from pathlib import Path", "from typing import List, Dict",
-    "from dataclasses import dataclass", "import csv", "import time",
+    "import os",
+    "import sys",
+    "import json",
+    "import re",
+    "import math",
+    "import random",
+    "import string",
+    "import itertools",
+    "from collections import defaultdict",
+    "from collections import Counter",
+    "from pathlib import Path",
+    "from typing import List, Dict",
+    "from dataclasses import dataclass",
+    "import csv",
+    "import time",
 ]
 
 COMMENT_PHRASES = [
-    "update the counter", "skip empty lines", "keep only unique values",
-    "build the result", "check the status first", "collect all names",
-    "TODO: handle errors", "normalize the input", "default settings",
-    "read everything at once", "store for later", "compare with previous",
-    "nested structure", "main loop", "helper values", "clean up",
+    "update the counter",
+    "skip empty lines",
+    "keep only unique values",
+    "build the result",
+    "check the status first",
+    "collect all names",
+    "TODO: handle errors",
+    "normalize the input",
+    "default settings",
+    "read everything at once",
+    "store for later",
+    "compare with previous",
+    "nested structure",
+    "main loop",
+    "helper values",
+    "clean up",
 ]
 
 COMPARISONS = ["<", ">", "<=", ">=", "!="]
@@ -329,10 +538,15 @@ class _ProgramWriter:
     def fstring(self) -> str:
         q = self.quote()
         a, b = self.two_names()
-        template = self.choice([
-            "{w}: {{{a}}}", "{{{a}}} {w} {{{b}}}", "{w} {{{a}!r}}",
-            "{{{a}}}/{{{b}}}", "{w} = {{{a}:>{n}}}",
-        ])
+        template = self.choice(
+            [
+                "{w}: {{{a}}}",
+                "{{{a}}} {w} {{{b}}}",
+                "{w} {{{a}!r}}",
+                "{{{a}}}/{{{b}}}",
+                "{w} = {{{a}:>{n}}}",
+            ]
+        )
         body = template.format(w=self.choice(WORDS), a=a, b=b, n=self.randint(2, 9))
         return f"f{q}{body}{q}"
 
@@ -386,9 +600,15 @@ class _ProgramWriter:
     def literal(self) -> str:
         """Any right-hand-side literal, favouring brackets and quotes."""
         makers = [
-            self.string, self.string, self.number, self.flat_list,
-            lambda: self.nested_list(1), lambda: self.nested_list(2),
-            self.dict_literal, self.list_of_dicts, self.fstring,
+            self.string,
+            self.string,
+            self.number,
+            self.flat_list,
+            lambda: self.nested_list(1),
+            lambda: self.nested_list(2),
+            self.dict_literal,
+            self.list_of_dicts,
+            self.fstring,
         ]
         return self.choice(makers)()
 
@@ -462,10 +682,19 @@ class _ProgramWriter:
 
     def simple_statement(self) -> list[str]:
         makers = [
-            self.assign_literal, self.assign_literal, self.assign_expression,
-            self.print_call, self.print_call, self.call_statement,
-            self.augmented_number, self.comprehension, self.append_call,
-            self.comment, self.nested_call, self.numeric_list, self.numeric_list,
+            self.assign_literal,
+            self.assign_literal,
+            self.assign_expression,
+            self.print_call,
+            self.print_call,
+            self.call_statement,
+            self.augmented_number,
+            self.comprehension,
+            self.append_call,
+            self.comment,
+            self.nested_call,
+            self.numeric_list,
+            self.numeric_list,
         ]
         return self.choice(makers)()
 
@@ -506,8 +735,10 @@ class _ProgramWriter:
 
     def numeric_list(self) -> list[str]:
         """A row of numbers or a small matrix, as data tables and tests write them."""
+
         def row() -> str:
             return "[" + ", ".join(str(self.randint(0, 99)) for _ in range(self.randint(1, 4))) + "]"
+
         roll = self.rng.random()
         if roll < 0.45:
             value = row()
@@ -562,18 +793,28 @@ class _ProgramWriter:
 
     def compound_statement(self, depth: int) -> list[str]:
         makers = [
-            self.for_loop, self.while_loop, self.if_chain, self.with_open,
-            self.set_pattern, self.string_pattern, self.try_block,
+            self.for_loop,
+            self.while_loop,
+            self.if_chain,
+            self.with_open,
+            self.set_pattern,
+            self.string_pattern,
+            self.try_block,
         ]
         return self.choice(makers)(depth)
 
     def for_loop(self, depth: int) -> list[str]:
         source = self.name()
-        header = self.choice([
-            f"for item in {source}:", f"for i in range({self.randint(1, 20)}):",
-            f"for key, value in {source}.items():", f"for i, x in enumerate({source}):",
-            f"for x in {self.flat_list(2, 4)}:", f"for line in {source}:",
-        ])
+        header = self.choice(
+            [
+                f"for item in {source}:",
+                f"for i in range({self.randint(1, 20)}):",
+                f"for key, value in {source}.items():",
+                f"for i, x in enumerate({source}):",
+                f"for x in {self.flat_list(2, 4)}:",
+                f"for line in {source}:",
+            ]
+        )
         return [header] + _indent(self.body(depth))
 
     def while_loop(self, depth: int) -> list[str]:
@@ -608,13 +849,15 @@ class _ProgramWriter:
         if self.rng.random() < 0.75:
             header = f"with open({path}) as {handle}:"
             target = self.name()
-            body = self.choice([
-                [f"{target} = {handle}.read()"],
-                [f"{target} = {handle}.read().splitlines()"],
-                [f"for line in {handle}:", f"{INDENT}{target}.append(line.strip())"],
-                [f"{target} = [line.rstrip() for line in {handle}]"],
-                [f"{target} = {handle}.readlines()", f"print(len({target}))"],
-            ])
+            body = self.choice(
+                [
+                    [f"{target} = {handle}.read()"],
+                    [f"{target} = {handle}.read().splitlines()"],
+                    [f"for line in {handle}:", f"{INDENT}{target}.append(line.strip())"],
+                    [f"{target} = [line.rstrip() for line in {handle}]"],
+                    [f"{target} = {handle}.readlines()", f"print(len({target}))"],
+                ]
+            )
         else:
             q = self.quote()
             header = f"with open({path}, {q}w{q}) as {handle}:"
@@ -677,8 +920,12 @@ class _ProgramWriter:
 
     def return_value(self) -> str:
         makers = [
-            self.string, self.name, self.fstring, self.dict_literal,
-            lambda: self.nested_list(1), self.expression,
+            self.string,
+            self.name,
+            self.fstring,
+            self.dict_literal,
+            lambda: self.nested_list(1),
+            self.expression,
         ]
         return self.choice(makers)()
 
@@ -687,10 +934,16 @@ class _ProgramWriter:
         fields = self.rng.sample(NAMES, self.randint(1, 3))
         default_key = self.choice([k for k in KWARG_NAMES if k not in fields])
         init = [f"def __init__(self, {', '.join(fields)}, {default_key}={self.kwarg_value()}):"]
-        init += _indent([f"self.{field} = {field}" for field in fields] + [f"self.{default_key} = {default_key}"])
+        init += _indent(
+            [f"self.{field} = {field}" for field in fields] + [f"self.{default_key} = {default_key}"]
+        )
         method = self.choice(FUNCTION_NAMES)
         arg = self.name()
-        body = [f"if self.{fields[0]} == {arg}:", f"{INDENT}return {self.string()}", f"return self.{self.choice(fields)}"]
+        body = [
+            f"if self.{fields[0]} == {arg}:",
+            f"{INDENT}return {self.string()}",
+            f"return self.{self.choice(fields)}",
+        ]
         method_lines = [f"def {method}(self, {arg}):"] + _indent(body)
         lines = [f"class {cls}:"]
         if self.rng.random() < 0.4:
@@ -720,7 +973,10 @@ class _ProgramWriter:
     def header(self) -> list[str]:
         lines = []
         if self.rng.random() < 0.2:
-            lines.append(f'"""{self.text().capitalize()} {self.choice(["helpers", "script", "utilities", "example"])}."""')
+            lines.append(
+                f'"""{self.text().capitalize()} '
+                f'{self.choice(["helpers", "script", "utilities", "example"])}."""'
+            )
         imports = self.rng.sample(IMPORTS, self.choice([0, 0, 1, 1, 2, 3]))
         lines += sorted(imports)
         if lines:

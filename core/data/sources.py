@@ -28,13 +28,16 @@ def default_tokenizer() -> Tokenizer:
 class TrainingData:
     stream: TokenStream
     tokenizer: Tokenizer
-    description: str          # what was read, for the user
+    description: str  # what was read, for the user
     n_skipped: int = 0
 
 
-def load_training_data(corpus_dir: str | Path | None = None, tokenizer: Tokenizer | None = None,
-                       vocab_size: int = DEFAULT_VOCAB_SIZE,
-                       n_generated: int = 20000) -> TrainingData:
+def load_training_data(
+    corpus_dir: str | Path | None = None,
+    tokenizer: Tokenizer | None = None,
+    vocab_size: int = DEFAULT_VOCAB_SIZE,
+    n_generated: int = 20000,
+) -> TrainingData:
     """The embedded corpus with the shipped tokenizer, or a user's folder of .py files with a
     tokenizer trained on it (unless one is given, as when resuming). `n_generated` sets how
     many generated programs the embedded corpus holds (fewer loads faster, for sampling)."""

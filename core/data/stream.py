@@ -21,7 +21,7 @@ class TokenStream:
         self.ids = ids
         n_val = int(len(ids) * val_fraction)
         self.train_ids = ids[: len(ids) - n_val]
-        self.val_ids = ids[len(ids) - n_val:]
+        self.val_ids = ids[len(ids) - n_val :]
 
     @classmethod
     def from_documents(cls, docs: list[str], tokenizer: Tokenizer, val_fraction: float = 0.05):
@@ -42,10 +42,12 @@ class TokenStream:
         """(inputs, targets) int64 tensors [batch_size, seq_len] for one step."""
         data = self.train_ids if split == "train" else self.val_ids
         if len(data) < seq_len + 2:
-            raise ValueError(f"{split} split has {len(data)} tokens, fewer than one sequence "
-                             f"of {seq_len + 1}; use a larger corpus or a shorter sequence")
+            raise ValueError(
+                f"{split} split has {len(data)} tokens, fewer than one sequence "
+                f"of {seq_len + 1}; use a larger corpus or a shorter sequence"
+            )
         rng = np.random.default_rng([seed, step, 0 if split == "train" else 1])
         starts = rng.integers(0, len(data) - seq_len - 1, size=batch_size)
-        windows = np.stack([data[s: s + seq_len + 1] for s in starts]).astype(np.int64)
+        windows = np.stack([data[s : s + seq_len + 1] for s in starts]).astype(np.int64)
         t = torch.from_numpy(windows)
         return t[:, :-1], t[:, 1:]

@@ -29,8 +29,11 @@ class Tokenizer:
         hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         hf.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=2, show_progress=False,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+            vocab_size=vocab_size,
+            min_frequency=2,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
         hf.train_from_iterator(texts, trainer=trainer)
         return cls(hf)
 
@@ -53,8 +56,7 @@ class Tokenizer:
             lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise TokenizerError(f"{encoder_json} / {vocab_bpe}: {e}") from None
-        merges = [tuple(line.split(" ")) for line in lines
-                  if line and not line.startswith("#version")]
+        merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
         bad = [m for m in merges if len(m) != 2]
         if bad or not isinstance(vocab, dict):
             raise TokenizerError(f"{vocab_bpe}: malformed merges line {' '.join(bad[0]) if bad else ''!r}")

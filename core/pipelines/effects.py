@@ -22,8 +22,9 @@ def effect_metric(prediction: Prediction) -> tuple[str, Callable[[Prediction], f
     return f"log p({text!r})", lambda p: float(np.log(p.probs[token]))
 
 
-def ablation_effects(model, tokenizer, ids, interventions, means, candidates, position,
-                     nodes, batch_s: float = 0.05) -> Iterator[EffectsBatch]:
+def ablation_effects(
+    model, tokenizer, ids, interventions, means, candidates, position, nodes, batch_s: float = 0.05
+) -> Iterator[EffectsBatch]:
     """Each node's effect on the metric when it alone is mean-ablated on top of the active
     interventions: the metric then minus the metric now. Yields EffectsBatch about every
     `batch_s` seconds, so that a display fills in as it goes."""

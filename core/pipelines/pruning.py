@@ -14,8 +14,9 @@ from ..workbench import Workbench
 from .events import CircuitReady, Status
 
 
-def prune_and_check(bench: Workbench, task, config: PruneConfig, n_examples: int = 256,
-                    checks: bool = False) -> Iterator:
+def prune_and_check(
+    bench: Workbench, task, config: PruneConfig, n_examples: int = 256, checks: bool = False
+) -> Iterator:
     """PruneEvents while pruning, a Status before the checks, then CircuitReady. The circuit
     records its model (`default` or the folder) and the model's fingerprint."""
     model = bench.model
@@ -38,8 +39,9 @@ def prune_and_check(bench: Workbench, task, config: PruneConfig, n_examples: int
     yield CircuitReady(circuit)
 
 
-def iter_circuit_checks(bench: Workbench, circuit: Circuit, task, config: PruneConfig,
-                        n_examples: int = 256) -> Iterator[CheckProgress]:
+def iter_circuit_checks(
+    bench: Workbench, circuit: Circuit, task, config: PruneConfig, n_examples: int = 256
+) -> Iterator[CheckProgress]:
     """The faithfulness checks of `circuit` on the task's training and held-out examples, as
     CheckProgress events (each check's value arrives in the event that finishes it)."""
     batch = bench.batch(task, n_examples, "train", circuit.seed)

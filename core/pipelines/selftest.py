@@ -30,8 +30,8 @@ def self_test_training(out, device: str | None = None) -> Iterator:
 
 @dataclass(frozen=True)
 class EdgeAblation:
-    edge: str                 # "SRC->DST"
-    before: float | None      # the task's logit difference without and with the edge ablated
+    edge: str  # "SRC->DST"
+    before: float | None  # the task's logit difference without and with the edge ablated
     after: float | None
 
 
@@ -40,12 +40,17 @@ def strongest_edge(circuit: Circuit) -> str:
     return f"{edge['src']}->{edge['dst']}"
 
 
-def edge_ablation(bench: Workbench, circuit: Circuit, ids: list[int], candidates,
-                  position: int) -> EdgeAblation:
+def edge_ablation(
+    bench: Workbench, circuit: Circuit, ids: list[int], candidates, position: int
+) -> EdgeAblation:
     """The circuit's strongest edge mean-ablated on a prompt: the logit difference moves from
     `before` to `after`."""
     edge = strongest_edge(circuit)
     ablated = [Intervention("edge", edge)]
-    before, after = (predict(bench.model, bench.tokenizer, ids, interventions, bench.means,
-                             candidates, position).logit_diff for interventions in ([], ablated))
+    before, after = (
+        predict(
+            bench.model, bench.tokenizer, ids, interventions, bench.means, candidates, position
+        ).logit_diff
+        for interventions in ([], ablated)
+    )
     return EdgeAblation(edge, before, after)

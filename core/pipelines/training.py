@@ -22,14 +22,14 @@ from .events import Finished, Status, TrainingStarted, WeightsSnapshot
 
 @dataclass
 class TrainingSpec:
-    out: Path                          # the run folder: metrics.jsonl and checkpoint/
+    out: Path  # the run folder: metrics.jsonl and checkpoint/
     preset: str = "tiny"
-    steps: int | None = None           # None: the preset's (a resumed run keeps its own)
-    seed: int | None = None            # None: the preset's
-    device: str | None = None          # None: the best available
-    corpus: str | None = None          # a folder of .py files; None: the embedded corpus
-    resume: bool = False               # continue the run in `out` exactly
-    data: TrainingData | None = None   # data already loaded (instead of reading `corpus`)
+    steps: int | None = None  # None: the preset's (a resumed run keeps its own)
+    seed: int | None = None  # None: the preset's
+    device: str | None = None  # None: the best available
+    corpus: str | None = None  # a folder of .py files; None: the embedded corpus
+    resume: bool = False  # continue the run in `out` exactly
+    data: TrainingData | None = None  # data already loaded (instead of reading `corpus`)
 
 
 def run_state(run_dir) -> dict | None:
@@ -61,11 +61,11 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
             raise FileExistsError(f"{run_dir}: nothing to resume (no checkpoint there)")
         saved_steps = state["train_config"]["steps"]
         if spec.steps is not None and spec.steps != saved_steps:
-            raise ValueError(f"--steps {spec.steps} differs from the run's {saved_steps}; "
-                             f"a resumed run keeps its schedule")
+            raise ValueError(
+                f"--steps {spec.steps} differs from the run's {saved_steps}; a resumed run keeps its schedule"
+            )
         if state["step"] >= saved_steps:
-            raise ValueError(f"{run_dir}: the run is finished ({saved_steps} steps); "
-                             f"nothing to resume")
+            raise ValueError(f"{run_dir}: the run is finished ({saved_steps} steps); nothing to resume")
     else:
         if spec.steps is not None and spec.steps < 1:
             raise ValueError(f"--steps must be positive, got {spec.steps}")
@@ -83,17 +83,27 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
         if spec.seed is not None:
             train_config.seed = spec.seed
         corpus = str(Path(spec.corpus).resolve()) if spec.corpus else None
-        trainer = Trainer(run_dir, model_config, train_config, data.stream, data.tokenizer,
-                          str(device), corpus=corpus)
+        trainer = Trainer(
+            run_dir, model_config, train_config, data.stream, data.tokenizer, str(device), corpus=corpus
+        )
     total = trainer.cfg.steps
-    yield TrainingStarted(trainer.cfg.preset, trainer.model.num_params(), describe(device),
-                          data.description, trainer.start_step, total)
+    yield TrainingStarted(
+        trainer.cfg.preset,
+        trainer.model.num_params(),
+        describe(device),
+        data.description,
+        trainer.start_step,
+        total,
+    )
     if snapshot_every:
         yield WeightsSnapshot(weight_pattern(trainer.model))
-    with closing(trainer.run()) as steps:      # closed early: the trainer saves a checkpoint
+    with closing(trainer.run()) as steps:  # closed early: the trainer saves a checkpoint
         for event in steps:
             yield event
-            if snapshot_every and event.kind != "done" and (
-                    event.step % snapshot_every == 0 or event.step == total):
+            if (
+                snapshot_every
+                and event.kind != "done"
+                and (event.step % snapshot_every == 0 or event.step == total)
+            ):
                 yield WeightsSnapshot(weight_pattern(trainer.model))
     yield Finished(str(run_dir / CHECKPOINT_DIR))

@@ -13,6 +13,7 @@ def test_bench_gui_reports_the_three_latencies(default_model, capsys, qapp):
 
 def test_synthetic_graph_is_shaped_like_a_model():
     from app.bench import synthetic_graph
+
     g = synthetic_graph(n_nodes=640, n_edges=1000, n_layer=2)
     layers = [int(n.split(".")[0]) for n in g.nodes]
     assert all(layers[d] - layers[s] in (0, 1) for s, d in zip(g.src, g.dst))

@@ -18,8 +18,7 @@ def test_help_lists_the_app_and_every_command(capsys):
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for word in ("--self-test", "--screenshot", "train", "info", "tasks", "prune", "eval",
-                 "check", "bench"):
+    for word in ("--self-test", "--screenshot", "train", "info", "tasks", "prune", "eval", "check", "bench"):
         assert word in out, word
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
@@ -53,14 +52,15 @@ print(json.dumps(runs))
 
 
 def test_without_qt_the_commands_run_and_the_app_says_what_is_missing():
-    result = subprocess.run([sys.executable, "-c", WITHOUT_QT], cwd=REPO, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_QT], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     runs = json.loads(result.stdout.splitlines()[-1])
     assert runs["tasks"]["status"] == 0 and len(json.loads(runs["tasks"]["out"])) >= 10
     assert runs["app"]["status"] == 2
     assert "pip install 'sparse-circuits[gui]'" in runs["app"]["err"]
-    assert "train" in runs["app"]["out"]                       # and the help of the commands
+    assert "train" in runs["app"]["out"]  # and the help of the commands
     assert runs["bench_gui"]["status"] == 2
     assert runs["bench_gui"]["err"].strip().count("\n") == 0
     assert "PySide6" in runs["bench_gui"]["err"]

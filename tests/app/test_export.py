@@ -14,15 +14,20 @@ def test_svg_has_the_title_legends_and_one_line_per_edge(window, tmp_path):
     path = tmp_path / "graph.svg"
     title, subtitle = window.files.figure_title()
     export_graph(window.graph, path, "svg", title, subtitle)
-    root = ET.parse(path).getroot()          # well-formed XML
+    root = ET.parse(path).getroot()  # well-formed XML
     text = " ".join(t.strip() for t in root.itertext())
     assert "single_double_quote circuit" in text and f"{s.circuit.n_nodes} nodes" in text
-    for legend in ("positive weight", "negative weight", "ablated edge", "ablated node",
-                   "activation at the chosen token"):
+    for legend in (
+        "positive weight",
+        "negative weight",
+        "ablated edge",
+        "ablated node",
+        "activation at the chosen token",
+    ):
         assert legend in text
     drawn = sum(1 for el in root.iter() if el.tag.endswith(("polyline", "line", "path")))
     assert drawn >= len(s.graph.src)
-    assert not [el for el in root.iter() if el.tag.endswith("image")]   # vector, not a raster
+    assert not [el for el in root.iter() if el.tag.endswith("image")]  # vector, not a raster
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.5])
@@ -32,8 +37,9 @@ def test_png_is_the_page_at_the_chosen_scale(window, tmp_path, scale):
     image = QImage(str(path))
     assert (image.width(), image.height()) == (int(PAGE.width() * scale), int(PAGE.height() * scale))
     # Not blank: the edges' red and blue are there.
-    colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 7)
-               for y in range(0, image.height(), 7)}
+    colours = {
+        image.pixelColor(x, y).name() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
+    }
     assert len(colours) > 20
 
 
@@ -45,6 +51,7 @@ def test_a_failed_export_writes_nothing(window, tmp_path):
 
 def test_files_get_ordinary_permissions(window, tmp_path):
     import os
+
     path = tmp_path / "graph.svg"
     export_graph(window.graph, path, "svg", "t")
     umask = os.umask(0)

@@ -15,6 +15,7 @@ def slow_sampling(monkeypatch):
     def slow(*args, **kwargs):
         time.sleep(0.8)
         yield from real(*args, **kwargs)
+
     monkeypatch.setattr(core.pipelines.sampling, "node_activations", slow)
 
 
@@ -22,14 +23,14 @@ def test_the_corpus_is_sampled_in_a_worker(window, qtbot, slow_sampling):
     inspector, nodes = window.inspector, window.session.circuit.nodes
     t0 = time.monotonic()
     window.graph.node_clicked.emit(nodes[0], False)
-    assert time.monotonic() - t0 < 0.5                  # the window did not wait for it
+    assert time.monotonic() - t0 < 0.5  # the window did not wait for it
     assert "sampling corpus…" in inspector.examples.text()
     assert nodes[0] in inspector.title.text() and "On this prompt" in inspector.prompt_acts.text()
     assert window.sampler.job.running()
     qtbot.waitUntil(lambda: "Examples over the corpus" in inspector.examples.text(), timeout=20_000)
-    assert inspector.histogram.getPlotItem().items              # the histogram is drawn
+    assert inspector.histogram.getPlotItem().items  # the histogram is drawn
     assert "Corpus sampled" in window.log_panel.text.toPlainText()
-    window.graph.node_clicked.emit(nodes[1], False)     # sampled along with the first
+    window.graph.node_clicked.emit(nodes[1], False)  # sampled along with the first
     assert "Examples over the corpus" in inspector.examples.text()
     assert not window.sampler.job.running()
     assert set(window.session.graph.nodes) <= set(window.sampler.sample.values)
@@ -39,7 +40,7 @@ def test_a_new_model_discards_a_sample_in_progress(window, qtbot, slow_sampling)
     window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
     old = window.sampler.job.handle
     window.files.open_default()
-    assert old.stop(5000)                              # cancelled; its result is dropped
+    assert old.stop(5000)  # cancelled; its result is dropped
     qtbot.wait(50)
     assert window.sampler.sample is None and not window.sampler.job.running()
     window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
@@ -60,8 +61,9 @@ def test_long_lines_wrap_instead_of_widening_the_inspector(window, qtbot):
 
 def test_token_shading_fades_into_the_scheme_background():
     from app.views.inspector import shade, token_html
+
     assert shade(0.0, 1.0) == "rgb(255,255,255)"
-    assert shade(0.0, 1.0, paper=(30, 30, 30)) == "rgb(30,30,30)"       # dark scheme: no glare
+    assert shade(0.0, 1.0, paper=(30, 30, 30)) == "rgb(30,30,30)"  # dark scheme: no glare
     assert shade(1.0, 1.0, paper=(30, 30, 30)) == "rgb(214,96,77)"
     html = token_html(["a", "b"], [0.0, -1.0], focus=1, paper=(30, 30, 30), ink="#dddddd")
     assert "color:#dddddd" in html and "rgb(67,147,195)" in html
@@ -70,6 +72,7 @@ def test_token_shading_fades_into_the_scheme_background():
 def test_edge_lists_come_from_the_csr_index_and_match_a_full_walk():
     from app.bench import synthetic_graph
     from app.views.inspector import graph_edges
+
     g = synthetic_graph(n_nodes=640, n_edges=3000, n_layer=2)
     for i in (0, 17, 300):
         node = g.nodes[i]

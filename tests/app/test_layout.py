@@ -35,11 +35,10 @@ def test_tool_bar_controls_never_overlap(window, qtbot):
     for width in (700, 1000, 1366, 1600):
         window.resize(width, 700)
         qtbot.wait(30)
-        rects = [QRect(w.mapTo(window, w.rect().topLeft()), w.size())
-                 for w in visible_bar_widgets(window)]
+        rects = [QRect(w.mapTo(window, w.rect().topLeft()), w.size()) for w in visible_bar_widgets(window)]
         assert rects, width
         for i, a in enumerate(rects):
-            for b in rects[i + 1:]:
+            for b in rects[i + 1 :]:
                 assert not a.intersects(b), (width, a, b)
             assert a.right() <= window.graph_bar.mapTo(window, window.graph_bar.rect().topRight()).x()
 

@@ -20,8 +20,7 @@ def test_status_messages_and_thread_logging_reach_the_log(window, qtbot, menu_ac
     window.graph.ablate_requested.emit("node", [window.session.circuit.nodes[0]], "mean")
     assert window.statusBar().currentMessage() == "1 intervention active"
     assert re.fullmatch(STAMP + "1 intervention active", log_lines(window)[-1])
-    thread = threading.Thread(
-        target=lambda: logging.getLogger("app.somewhere").warning("from a thread"))
+    thread = threading.Thread(target=lambda: logging.getLogger("app.somewhere").warning("from a thread"))
     thread.start()
     thread.join()
     qtbot.waitUntil(lambda: log_lines(window)[-1].endswith("warning: from a thread"), timeout=2000)
@@ -32,15 +31,17 @@ def test_status_messages_and_thread_logging_reach_the_log(window, qtbot, menu_ac
     window.log_panel.clear_button.click()
     assert window.log_panel.text.toPlainText() == ""
     window.close()
-    logging.getLogger("app.somewhere").info("after closing")     # no handler left behind
-    assert not any(getattr(h, "emitter", None) is window.log_handler.emitter
-                   for h in logging.getLogger("app").handlers)
+    logging.getLogger("app.somewhere").info("after closing")  # no handler left behind
+    assert not any(
+        getattr(h, "emitter", None) is window.log_handler.emitter for h in logging.getLogger("app").handlers
+    )
 
 
 def test_worker_start_finish_and_errors_are_logged(window, qtbot, monkeypatch):
     def failing_job(*args):
         yield Status("starting")
         raise RuntimeError("the masks went to NaN")
+
     monkeypatch.setattr(app.views.pruning, "prune_and_check", failing_job)
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))

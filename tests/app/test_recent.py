@@ -1,5 +1,5 @@
-from pathlib import Path
 import shutil
+from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -19,16 +19,20 @@ def copy_circuit(default_model, path):
     return path
 
 
-def test_opened_and_saved_files_are_listed_newest_first(window, menu_action, monkeypatch,
-                                                        tmp_path, default_model):
+def test_opened_and_saved_files_are_listed_newest_first(
+    window, menu_action, monkeypatch, tmp_path, default_model
+):
     circuit = copy_circuit(default_model, tmp_path / "quotes.json")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(circuit), ""))
     menu_action("File", "Open circuit…").trigger()
     workspace = tmp_path / "study.scws.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(workspace), ""))
     menu_action("File", "Save workspace…").trigger()
-    assert recent_items(menu_action) == ["1 study.scws.json  (workspace)",
-                                         "2 quotes.json  (circuit)", "Clear Recent"]
+    assert recent_items(menu_action) == [
+        "1 study.scws.json  (workspace)",
+        "2 quotes.json  (circuit)",
+        "Clear Recent",
+    ]
     # Choosing an entry opens it.
     opened = window.session.circuit
     menu_action("File", "Open Recent", "2 quotes.json  (circuit)").trigger()
@@ -38,6 +42,7 @@ def test_opened_and_saved_files_are_listed_newest_first(window, menu_action, mon
 
 def test_the_list_is_kept_in_settings_and_capped(window, tmp_path, menu_action, qtbot):
     from app.window import MainWindow
+
     for i in range(MAX_RECENT + 3):
         window.files.recent.add("circuit", tmp_path / f"c{i}.json")
         (tmp_path / f"c{i}.json").write_text("{}")
@@ -60,11 +65,12 @@ def test_missing_files_are_pruned_with_a_message(window, menu_action, tmp_path, 
     assert str(gone) in window.log_panel.text.toPlainText()
 
 
-def test_a_file_gone_since_the_menu_opened_is_reported(window, menu_action, monkeypatch,
-                                                       tmp_path, default_model):
+def test_a_file_gone_since_the_menu_opened_is_reported(
+    window, menu_action, monkeypatch, tmp_path, default_model
+):
     gone = copy_circuit(default_model, tmp_path / "gone.json")
     window.files.recent.add("circuit", gone)
-    assert recent_items(menu_action)[0] == "1 gone.json  (circuit)"      # the menu is open
+    assert recent_items(menu_action)[0] == "1 gone.json  (circuit)"  # the menu is open
     item = menu_action("File", "Open Recent", "1 gone.json  (circuit)")
     gone.unlink()
     shown = []
@@ -104,14 +110,18 @@ def test_file_dialogs_open_where_the_last_file_of_their_kind_was(window, tmp_pat
 
 def test_unreadable_entries_in_the_settings_are_skipped():
     from app.recent import SETTINGS_KEY
+
     settings = app_settings()
     recent = RecentFiles(settings)
-    settings.setValue(SETTINGS_KEY, '[["circuit", "/a.json"], ["script", "/b.py"], ["circuit", 3], '
-                                    '["workspace", "/c.scws.json", 1], "x", null, '
-                                    '["checkpoint", "/run"]]')
+    settings.setValue(
+        SETTINGS_KEY,
+        '[["circuit", "/a.json"], ["script", "/b.py"], ["circuit", 3], '
+        '["workspace", "/c.scws.json", 1], "x", null, '
+        '["checkpoint", "/run"]]',
+    )
     assert recent.entries() == [("circuit", "/a.json"), ("checkpoint", "/run")]
     for broken in ("{not json", '{"circuit": "/a.json"}', "3", ""):
         settings.setValue(SETTINGS_KEY, broken)
         assert recent.entries() == []
-    recent.add("workspace", "/w.scws.json")                 # and writing starts over cleanly
+    recent.add("workspace", "/w.scws.json")  # and writing starts over cleanly
     assert recent.entries() == [("workspace", "/w.scws.json")]

@@ -12,6 +12,7 @@ def test_self_test_passes_and_says_so(qapp, default_model, capsys):
 
 def test_self_test_fails_with_the_reason(qapp, default_model, monkeypatch, tmp_path, capsys):
     import app.session
+
     monkeypatch.setattr(app.session, "default_model_dir", lambda: tmp_path / "no-model")
     assert run_self_test() == 1
     out, err = capsys.readouterr()

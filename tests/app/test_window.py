@@ -23,10 +23,9 @@ def test_selecting_a_node_fills_the_inspector(window, qtbot):
     assert window.session.selection == [node]
     assert node in window.inspector.title.text()
     assert "On this prompt" in window.inspector.prompt_acts.text()
-    qtbot.waitUntil(lambda: "Examples over the corpus" in window.inspector.examples.text(),
-                    timeout=20_000)
+    qtbot.waitUntil(lambda: "Examples over the corpus" in window.inspector.examples.text(), timeout=20_000)
     other = window.session.circuit.nodes[-1]
-    window.graph.node_clicked.emit(other, True)          # shift-click adds
+    window.graph.node_clicked.emit(other, True)  # shift-click adds
     assert window.session.selection == [node, other]
 
 
@@ -103,6 +102,7 @@ def test_graph_views_and_find(window):
 
 def test_bad_circuit_file_is_reported_without_losing_the_open_one(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
+
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
     bad = tmp_path / "broken.json"
@@ -114,28 +114,35 @@ def test_bad_circuit_file_is_reported_without_losing_the_open_one(window, tmp_pa
 
 def test_a_prompt_longer_than_the_context_keeps_its_end(qtbot, default_model):
     from app.window import MainWindow
+
     window = MainWindow()
     qtbot.addWidget(window)
     s = window.session
     s.open_default()
     block = s.bench.model.config.block_size
-    s.select([s.circuit.nodes[0]])         # the inspector shows the node on every new prompt
+    s.select([s.circuit.nodes[0]])  # the inspector shows the node on every new prompt
     s.set_prompt("x = 1\n" * block + "print(")
     assert len(s.ids) == block and s.position == block - 1
     assert s.tokens()[-1] == s.bench.tokenizer.token_text(s.bench.tokenizer.encode("print(")[-1])
-    s.set_position(3)                      # the inspector and the graph follow without errors
+    s.set_position(3)  # the inspector and the graph follow without errors
     assert s.current.position == 3
 
 
 def test_the_header_gives_each_check_a_verdict_and_says_what_it_means(window):
     import dataclasses
+
     c = window.session.circuit
     full = 0.05
-    checks = {"sufficiency_loss": 0.07, "necessity_loss": full + 0.001,
-              "random_circuit_loss_mean": 0.5, "random_circuit_loss_std": 0.01,
-              "zero_ablation_loss": 0.05, "heldout_loss": 0.08, "reinit_control_loss": 1.2}
-    window.session.set_circuit(dataclasses.replace(c, checks=checks, target_loss=0.15,
-                                                   loss_full=full))
+    checks = {
+        "sufficiency_loss": 0.07,
+        "necessity_loss": full + 0.001,
+        "random_circuit_loss_mean": 0.5,
+        "random_circuit_loss_std": 0.01,
+        "zero_ablation_loss": 0.05,
+        "heldout_loss": 0.08,
+        "reinit_control_loss": 1.2,
+    }
+    window.session.set_circuit(dataclasses.replace(c, checks=checks, target_loss=0.15, loss_full=full))
     text = window.summary.text()
     assert "fails (without circuit)" in text and "lower is better" in text
     tip = window.summary.toolTip()

@@ -10,10 +10,13 @@ from core.data.sources import TrainingData
 @pytest.fixture
 def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
     import core.pipelines.training
+
     tokenizer_ = tokenizer
-    monkeypatch.setattr(core.pipelines.training, "load_training_data",
-                        lambda corpus=None, tokenizer=None: TrainingData(small_stream, tokenizer_,
-                                                                         "test corpus"))
+    monkeypatch.setattr(
+        core.pipelines.training,
+        "load_training_data",
+        lambda corpus=None, tokenizer=None: TrainingData(small_stream, tokenizer_, "test corpus"),
+    )
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
@@ -51,7 +54,7 @@ def test_training_cancels_within_a_second(window, qtbot, tmp_path):
         pass
     assert time.monotonic() - t0 < 1.0
     assert done.args == [False]
-    assert (tmp_path / "run" / "checkpoint" / "train_state.json").is_file()   # resumable
+    assert (tmp_path / "run" / "checkpoint" / "train_state.json").is_file()  # resumable
     assert panel.start_button.isEnabled()
 
 
@@ -105,6 +108,7 @@ def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkey
 
     import core.node_stats
     import core.prune
+
     seen, copies = [], []
     real_deepcopy = copy.deepcopy
 
@@ -112,20 +116,27 @@ def test_background_jobs_run_the_guis_model_without_a_copy(window, qtbot, monkey
         if isinstance(x, torch.nn.Module):
             copies.append(type(x).__name__)
         return real_deepcopy(x, memo)
+
     monkeypatch.setattr(copy, "deepcopy", deepcopy)
     real_init = core.prune.Pruner.__init__
-    monkeypatch.setattr(core.prune.Pruner, "__init__",
-                        lambda self, model, *a, **k: (seen.append(("prune", model)),
-                                                      real_init(self, model, *a, **k))[1])
+    monkeypatch.setattr(
+        core.prune.Pruner,
+        "__init__",
+        lambda self, model, *a, **k: (seen.append(("prune", model)), real_init(self, model, *a, **k))[1],
+    )
     real_sample = core.node_stats.node_activations
-    monkeypatch.setattr("core.pipelines.sampling.node_activations",
-                        lambda model, *a, **k: (seen.append(("sample", model)),
-                                                real_sample(model, *a, **k))[1])
+    monkeypatch.setattr(
+        "core.pipelines.sampling.node_activations",
+        lambda model, *a, **k: (seen.append(("sample", model)), real_sample(model, *a, **k))[1],
+    )
     import app.ablation_effects
+
     real_effects = app.ablation_effects.ablation_effects
-    monkeypatch.setattr(app.ablation_effects, "ablation_effects",
-                        lambda model, *a, **k: (seen.append(("effects", model)),
-                                                real_effects(model, *a, **k))[1])
+    monkeypatch.setattr(
+        app.ablation_effects,
+        "ablation_effects",
+        lambda model, *a, **k: (seen.append(("effects", model)), real_effects(model, *a, **k))[1],
+    )
     model = window.session.bench.model
     panel = window.pruning
     panel.steps.setValue(5)
@@ -161,7 +172,7 @@ def test_a_cancelled_run_can_be_opened_and_resumed(window, qtbot, tmp_path):
     panel = window.training
     panel.preset.setCurrentText("small")
     panel.preset.setCurrentText("tiny")
-    assert panel.out.text() == str(tmp_path / "run")        # a typed folder is kept
+    assert panel.out.text() == str(tmp_path / "run")  # a typed folder is kept
     panel.steps.setValue(40)
     panel.start()
     qtbot.waitUntil(lambda: panel.progress.value() >= 5, timeout=60_000)

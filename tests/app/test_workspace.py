@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.workspace import Workspace, check_against_model, load_workspace, save_workspace
-from app.workspace import workspace_from_dict
+from app.workspace import Workspace, check_against_model, load_workspace, save_workspace, workspace_from_dict
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
@@ -21,12 +20,23 @@ def circuit_of(default_model) -> Circuit:
 
 # ---- the file format, without widgets --------------------------------------------------------
 
+
 def test_workspace_round_trips_with_an_inline_circuit(default_model, tmp_path):
     circuit = circuit_of(default_model)
     circuit.nodes = circuit.nodes[:10]
-    ws = Workspace("default", circuit, None, [Intervention("node", circuit.nodes[0], "zero")],
-                   'x = "a', Example('x = "a', '"', "'"), "single_double_quote", 3, "neighbours",
-                   40, circuit.nodes[1:3])
+    ws = Workspace(
+        "default",
+        circuit,
+        None,
+        [Intervention("node", circuit.nodes[0], "zero")],
+        'x = "a',
+        Example('x = "a', '"', "'"),
+        "single_double_quote",
+        3,
+        "neighbours",
+        40,
+        circuit.nodes[1:3],
+    )
     path = tmp_path / "w.scws.json"
     save_workspace(path, ws)
     data = json.loads(path.read_text())
@@ -34,32 +44,36 @@ def test_workspace_round_trips_with_an_inline_circuit(default_model, tmp_path):
     back = load_workspace(path)
     assert back.circuit.nodes == circuit.nodes and back.circuit_path is None
     assert back.interventions == ws.interventions
-    assert (back.prompt, back.example, back.task, back.position) == (ws.prompt, ws.example,
-                                                                      ws.task, 3)
-    assert (back.graph_mode, back.edge_threshold, back.selection) == ("neighbours", 40,
-                                                                      circuit.nodes[1:3])
-    assert not list(tmp_path.glob(".*.tmp"))          # written whole, nothing left behind
+    assert (back.prompt, back.example, back.task, back.position) == (ws.prompt, ws.example, ws.task, 3)
+    assert (back.graph_mode, back.edge_threshold, back.selection) == ("neighbours", 40, circuit.nodes[1:3])
+    assert not list(tmp_path.glob(".*.tmp"))  # written whole, nothing left behind
 
 
 def good_workspace_dict(default_model) -> dict:
     circuit = circuit_of(default_model)
     path = str(default_model / "circuits" / "single_double_quote.json")
-    return Workspace("default", circuit, path, [], "x = 1", None, None, 0, "circuit", 0,
-                     [circuit.nodes[0]]).to_dict()
+    return Workspace(
+        "default", circuit, path, [], "x = 1", None, None, 0, "circuit", 0, [circuit.nodes[0]]
+    ).to_dict()
 
 
-@pytest.mark.parametrize("edit, field", [
-    (lambda d: d.pop("prompt"), "'prompt'"),
-    (lambda d: d["graph"].pop("selection"), "'graph.selection'"),
-    (lambda d: d.update(model="/no/such/model"), "'model'"),
-    (lambda d: d.update(circuit={"path": "/no/such/circuit.json"}), "'circuit.path'"),
-    (lambda d: d.update(interventions=[{"kind": "wire", "target": "0.attn.q.1"}]),
-     "'interventions[0].kind'"),
-    (lambda d: d.update(position="last"), "'position'"),
-    (lambda d: d["graph"].update(mode="sideways"), "'graph.mode'"),
-    (lambda d: d.update(format="something-else"), "'format'"),
-    (lambda d: d.update(version=99), "'version'"),
-])
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda d: d.pop("prompt"), "'prompt'"),
+        (lambda d: d["graph"].pop("selection"), "'graph.selection'"),
+        (lambda d: d.update(model="/no/such/model"), "'model'"),
+        (lambda d: d.update(circuit={"path": "/no/such/circuit.json"}), "'circuit.path'"),
+        (
+            lambda d: d.update(interventions=[{"kind": "wire", "target": "0.attn.q.1"}]),
+            "'interventions[0].kind'",
+        ),
+        (lambda d: d.update(position="last"), "'position'"),
+        (lambda d: d["graph"].update(mode="sideways"), "'graph.mode'"),
+        (lambda d: d.update(format="something-else"), "'format'"),
+        (lambda d: d.update(version=99), "'version'"),
+    ],
+)
 def test_bad_fields_name_the_file_and_the_field(default_model, tmp_path, edit, field):
     data = good_workspace_dict(default_model)
     edit(data)
@@ -80,57 +94,94 @@ def error_of(data, source="w.json") -> str:
 
 def inline_workspace_dict(default_model) -> dict:
     circuit = circuit_of(default_model)
-    return Workspace("default", circuit, None, [Intervention("node", circuit.nodes[0], "zero")],
-                     "x = 1", Example("x = 1", "0", "1"), "single_double_quote", 0, "model", 10,
-                     circuit.nodes[:2]).to_dict()
+    return Workspace(
+        "default",
+        circuit,
+        None,
+        [Intervention("node", circuit.nodes[0], "zero")],
+        "x = 1",
+        Example("x = 1", "0", "1"),
+        "single_double_quote",
+        0,
+        "model",
+        10,
+        circuit.nodes[:2],
+    ).to_dict()
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda d: d["interventions"][0].update(mode="avg"),
-     "w.json: field 'interventions[0].mode': must be mean or zero (got \"avg\")"),
-    (lambda d: d["interventions"][0].update(kind="edge"),
-     "w.json: field 'interventions[0].target': edge '0.attn.act_in.0' is not written 'src->dst'"),
-    (lambda d: d["interventions"].append({"kind": "node", "target": "0.mlp.post_act.x"}),
-     "w.json: field 'interventions[1].target': '0.mlp.post_act.x' is not a node name"),
-    (lambda d: d["interventions"][0].pop("target"),
-     "w.json: missing field 'interventions[0].target'"),
-    (lambda d: d["circuit"]["inline"]["nodes"].__setitem__(3, "0.mlp.nowhere.3"),
-     "w.json: field 'circuit.inline.nodes[3]': '0.mlp.nowhere.3' is not a node name like"),
-    (lambda d: d["circuit"]["inline"]["edges"][0].pop("weight"),
-     "w.json: missing field 'circuit.inline.edges[0].weight'"),
-    (lambda d: d.update(circuit={}),
-     "w.json: field 'circuit': must hold a 'path' to a circuit file or an 'inline' circuit"),
-    (lambda d: d.update(circuit=[]), "w.json: field 'circuit': must be an object (got [])"),
-    (lambda d: d["graph"]["selection"].append("0.mlp.post_act"),
-     "w.json: field 'graph.selection[2]': '0.mlp.post_act' is not a node name"),
-    (lambda d: d["graph"].update(edge_threshold=101),
-     "w.json: field 'graph.edge_threshold': must be from 0 to 100 (got 101)"),
-    (lambda d: d["graph"].update(edge_threshold=True),
-     "w.json: field 'graph.edge_threshold': must be a whole number (got true)"),
-    (lambda d: d["example"].pop("incorrect"), "w.json: missing field 'example.incorrect'"),
-    (lambda d: d.update(task="nope"), "w.json: field 'task': unknown task 'nope'"),
-    (lambda d: d.update(position=1.0),
-     "w.json: field 'position': must be a whole number (got 1.0)"),
-    (lambda d: d.update(prompt=None, graph=None),
-     "w.json: field 'prompt': must be a string (got null); field 'graph': must be an object"),
-    (lambda d: d.update(version=2, prompt=None),       # a newer file: nothing else is reported
-     ("w.json: field 'version': version 2 is from a newer version of the app (this one reads "
-      "version 1)")),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda d: d["interventions"][0].update(mode="avg"),
+            "w.json: field 'interventions[0].mode': must be mean or zero (got \"avg\")",
+        ),
+        (
+            lambda d: d["interventions"][0].update(kind="edge"),
+            "w.json: field 'interventions[0].target': edge '0.attn.act_in.0' is not written 'src->dst'",
+        ),
+        (
+            lambda d: d["interventions"].append({"kind": "node", "target": "0.mlp.post_act.x"}),
+            "w.json: field 'interventions[1].target': '0.mlp.post_act.x' is not a node name",
+        ),
+        (lambda d: d["interventions"][0].pop("target"), "w.json: missing field 'interventions[0].target'"),
+        (
+            lambda d: d["circuit"]["inline"]["nodes"].__setitem__(3, "0.mlp.nowhere.3"),
+            "w.json: field 'circuit.inline.nodes[3]': '0.mlp.nowhere.3' is not a node name like",
+        ),
+        (
+            lambda d: d["circuit"]["inline"]["edges"][0].pop("weight"),
+            "w.json: missing field 'circuit.inline.edges[0].weight'",
+        ),
+        (
+            lambda d: d.update(circuit={}),
+            "w.json: field 'circuit': must hold a 'path' to a circuit file or an 'inline' circuit",
+        ),
+        (lambda d: d.update(circuit=[]), "w.json: field 'circuit': must be an object (got [])"),
+        (
+            lambda d: d["graph"]["selection"].append("0.mlp.post_act"),
+            "w.json: field 'graph.selection[2]': '0.mlp.post_act' is not a node name",
+        ),
+        (
+            lambda d: d["graph"].update(edge_threshold=101),
+            "w.json: field 'graph.edge_threshold': must be from 0 to 100 (got 101)",
+        ),
+        (
+            lambda d: d["graph"].update(edge_threshold=True),
+            "w.json: field 'graph.edge_threshold': must be a whole number (got true)",
+        ),
+        (lambda d: d["example"].pop("incorrect"), "w.json: missing field 'example.incorrect'"),
+        (lambda d: d.update(task="nope"), "w.json: field 'task': unknown task 'nope'"),
+        (lambda d: d.update(position=1.0), "w.json: field 'position': must be a whole number (got 1.0)"),
+        (
+            lambda d: d.update(prompt=None, graph=None),
+            "w.json: field 'prompt': must be a string (got null); field 'graph': must be an object",
+        ),
+        (
+            lambda d: d.update(version=2, prompt=None),  # a newer file: nothing else is reported
+            (
+                "w.json: field 'version': version 2 is from a newer version of the app (this one reads "
+                "version 1)"
+            ),
+        ),
+    ],
+)
 def test_bad_workspace_fields_give_one_line_with_the_field_path(default_model, edit, expected):
     data = inline_workspace_dict(default_model)
-    workspace_from_dict(copy.deepcopy(data), "w.json")              # the good one loads
+    workspace_from_dict(copy.deepcopy(data), "w.json")  # the good one loads
     edit(data)
     message = error_of(data)
     assert message.startswith(expected), message
     if expected.startswith("w.json: field 'version'"):
-        assert ";" not in message                   # the prompt's error is left out
+        assert ";" not in message  # the prompt's error is left out
 
 
 def test_a_circuit_file_opened_as_a_workspace_says_so(default_model):
     data = circuit_of(default_model).to_dict()
-    assert error_of(data) == ("w.json: field 'format': expected 'sparse-circuits-workspace', got "
-                              "'sparse-circuits-circuit': this is not a workspace file")
+    assert error_of(data) == (
+        "w.json: field 'format': expected 'sparse-circuits-workspace', got "
+        "'sparse-circuits-circuit': this is not a workspace file"
+    )
 
 
 def test_a_bad_circuit_file_is_named_with_its_workspace(default_model, tmp_path):
@@ -138,16 +189,25 @@ def test_a_bad_circuit_file_is_named_with_its_workspace(default_model, tmp_path)
     bad.write_text(json.dumps({**circuit_of(default_model).to_dict(), "ablation": "avg"}))
     data = good_workspace_dict(default_model)
     data["circuit"] = {"path": str(bad)}
-    assert error_of(data) == (f"w.json: field 'circuit.path': {bad}: field 'ablation': "
-                              f"must be mean or zero (got \"avg\")")
+    assert error_of(data) == (
+        f"w.json: field 'circuit.path': {bad}: field 'ablation': must be mean or zero (got \"avg\")"
+    )
 
 
 def json_values():
-    scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-               | st.text(max_size=12) | st.sampled_from(["0.mlp.post_act.3", "mean", "edge",
-                                                        "model", "default"]))
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=12)
+        | st.sampled_from(["0.mlp.post_act.3", "mean", "edge", "model", "default"])
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    )
 
 
 def places(value, path=()):
@@ -160,8 +220,11 @@ def places(value, path=()):
             yield from places(v, path + (i,))
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_fuzzed_workspaces_load_or_fail_with_one_line(default_model, data):
     good = inline_workspace_dict(default_model)
@@ -181,6 +244,7 @@ def test_fuzzed_workspaces_load_or_fail_with_one_line(default_model, data):
 
 def test_node_names_are_checked_against_the_model(default_model, tmp_path):
     from core.workbench import Workbench
+
     bench = Workbench(default_model)
     ws = Workspace("default", selection=["0.mlp.post_act.99999"])
     with pytest.raises(FileFormatError, match=r"w\.json: field 'graph\.selection'.*99999"):
@@ -195,6 +259,7 @@ def test_node_names_are_checked_against_the_model(default_model, tmp_path):
 
 # ---- through the window ----------------------------------------------------------------------
 
+
 def save_as(window, menu_action, monkeypatch, path):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     menu_action("File", "Save workspace…").trigger()
@@ -207,12 +272,20 @@ def open_from(window, menu_action, monkeypatch, path):
 
 def snapshot(window):
     s, table = window.session, window.outputs.table
-    return {"interventions": list(s.interventions), "selection": list(s.selection),
-            "position": s.position, "prompt": s.prompt, "mode": s.graph_mode,
-            "graph": list(s.graph.nodes), "threshold": window.threshold.value(),
-            "circuit": list(s.circuit.nodes), "candidates": window.outputs.candidates.text(),
-            "table": [[table.item(r, c).text() for c in range(4)] for r in range(10)],
-            "probs": s.current.probs.copy(), "logit_diff": s.current.logit_diff}
+    return {
+        "interventions": list(s.interventions),
+        "selection": list(s.selection),
+        "position": s.position,
+        "prompt": s.prompt,
+        "mode": s.graph_mode,
+        "graph": list(s.graph.nodes),
+        "threshold": window.threshold.value(),
+        "circuit": list(s.circuit.nodes),
+        "candidates": window.outputs.candidates.text(),
+        "table": [[table.item(r, c).text() for c in range(4)] for r in range(10)],
+        "probs": s.current.probs.copy(),
+        "logit_diff": s.current.logit_diff,
+    }
 
 
 def assert_same(a, b):
@@ -241,7 +314,7 @@ def test_save_then_open_restores_everything(window, menu_action, monkeypatch, tm
     assert data["circuit"]["path"].endswith("single_double_quote.json")
     assert {"kind": "edge", "target": edge, "mode": "mean"} in data["interventions"]
 
-    window.files.open_default()                 # back to a fresh state
+    window.files.open_default()  # back to a fresh state
     assert s.interventions == [] and s.position != 2
     open_from(window, menu_action, monkeypatch, path)
     assert_same(snapshot(window), before)
@@ -250,12 +323,11 @@ def test_save_then_open_restores_everything(window, menu_action, monkeypatch, tm
     assert window.graph.selected == before["selection"]
 
 
-def test_a_pruned_circuit_is_saved_inline(window, menu_action, monkeypatch, tmp_path,
-                                          default_model):
+def test_a_pruned_circuit_is_saved_inline(window, menu_action, monkeypatch, tmp_path, default_model):
     s = window.session
     pruned = circuit_of(default_model)
     pruned.nodes = pruned.nodes[::2]
-    window.pruning.circuit_ready.emit(pruned)       # as when pruning finishes
+    window.pruning.circuit_ready.emit(pruned)  # as when pruning finishes
     assert s.circuit_path is None
     path = tmp_path / "pruned.scws.json"
     save_as(window, menu_action, monkeypatch, path)
@@ -275,8 +347,11 @@ def bad_files(tmp_path, default_model):
     for name, edit, field in [
         ("missing.scws.json", lambda d: d.pop("interventions"), "'interventions'"),
         ("gone-model.scws.json", lambda d: d.update(model=str(tmp_path / "deleted")), "'model'"),
-        ("bad-node.scws.json", lambda d: d["graph"].update(selection=["1.mlp.post_act.100000"]),
-         "'graph.selection'"),
+        (
+            "bad-node.scws.json",
+            lambda d: d["graph"].update(selection=["1.mlp.post_act.100000"]),
+            "'graph.selection'",
+        ),
     ]:
         data = good_workspace_dict(default_model)
         edit(data)
@@ -285,8 +360,9 @@ def bad_files(tmp_path, default_model):
     return files
 
 
-def test_bad_workspaces_are_reported_and_change_nothing(window, menu_action, monkeypatch, tmp_path,
-                                                        default_model):
+def test_bad_workspaces_are_reported_and_change_nothing(
+    window, menu_action, monkeypatch, tmp_path, default_model
+):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
     window.graph.ablate_requested.emit("node", [window.session.circuit.nodes[0]], "mean")
@@ -302,7 +378,8 @@ def test_bad_workspaces_are_reported_and_change_nothing(window, menu_action, mon
 
 def test_a_failed_save_keeps_the_previous_file(window, menu_action, monkeypatch, tmp_path):
     import core.fileio
-    save_as(window, menu_action, monkeypatch, tmp_path / "kept")     # the suffix is added
+
+    save_as(window, menu_action, monkeypatch, tmp_path / "kept")  # the suffix is added
     path = tmp_path / "kept.scws.json"
     saved = path.read_text()
     window.graph.ablate_requested.emit("node", [window.session.circuit.nodes[0]], "mean")
@@ -311,6 +388,7 @@ def test_a_failed_save_keeps_the_previous_file(window, menu_action, monkeypatch,
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(core.fileio.os, "replace", disk_full)
     save_as(window, menu_action, monkeypatch, path)
     assert "No space left" in shown[0]

@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
 
 
 def one_line_error(capsys, argv, *fragments):
@@ -35,8 +36,9 @@ def test_usage_errors(capsys, tmp_path):
 
 def test_file_errors(capsys, tmp_path):
     one_line_error(capsys, ["info", str(tmp_path / "missing")], "missing")
-    one_line_error(capsys, ["train", "--corpus", str(tmp_path / "nocode"), "--out",
-                            str(tmp_path / "r")], "nocode")
+    one_line_error(
+        capsys, ["train", "--corpus", str(tmp_path / "nocode"), "--out", str(tmp_path / "r")], "nocode"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(capsys, ["train", "--corpus", str(empty), "--out", str(tmp_path / "r")], "empty")
@@ -45,6 +47,7 @@ def test_file_errors(capsys, tmp_path):
 
 def test_unavailable_device(capsys, tmp_path):
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     one_line_error(capsys, ["train", "--device", "cuda", "--out", str(tmp_path / "r")], "cuda")
@@ -55,11 +58,14 @@ def test_train_on_a_user_corpus_skips_bad_files(capsys, tmp_path):
     corpus = tmp_path / "code"
     corpus.mkdir()
     from core.data.corpus import generate_programs
+
     for i, program in enumerate(generate_programs(60, seed=3)):
         (corpus / f"p{i}.py").write_text(program)
     (corpus / "binary.py").write_bytes(b"\xff\xfe\x00garbage")
-    assert main(["train", "--corpus", str(corpus), "--steps", "5", "--quiet",
-                 "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(["train", "--corpus", str(corpus), "--steps", "5", "--quiet", "--out", str(tmp_path / "run")])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "60 files, 1 skipped" in err
     assert len(read_metrics(tmp_path / "run")) >= 2
@@ -70,8 +76,9 @@ def test_train_on_a_user_corpus_skips_bad_files(capsys, tmp_path):
 def test_tiny_preset_end_to_end(tmp_path):
     """The issue's bar: 300 steps on CPU, loss falls by 30%, info shows the target sparsity."""
     run = tmp_path / "run"
-    result = run_cli("train", "--preset", "tiny", "--steps", "300", "--device", "cpu",
-                     "--quiet", "--out", str(run))
+    result = run_cli(
+        "train", "--preset", "tiny", "--steps", "300", "--device", "cpu", "--quiet", "--out", str(run)
+    )
     assert result.returncode == 0, result.stderr
     metrics = read_metrics(run)
     assert metrics[-1]["step"] == 300
@@ -102,6 +109,7 @@ def test_bench_train_reports_medians(capsys):
 
 def test_info_accepts_default_like_every_command(capsys):
     import json
+
     assert main(["info", "default", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["path"].endswith("default_model") and info["config"]["n_layer"] == 2

@@ -10,8 +10,11 @@ from tests.conftest import tiny_config, tiny_train_config
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_stream, tokenizer):
     run = tmp_path_factory.mktemp("run")
-    list(Trainer(run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream,
-                 tokenizer, "cpu").run())
+    list(
+        Trainer(
+            run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream, tokenizer, "cpu"
+        ).run()
+    )
     return run
 
 
@@ -31,23 +34,73 @@ def test_tasks_json_lists_every_task(capsys):
 @pytest.mark.parametrize("calibrate", [False, True])
 def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
     out = tmp_path / "c.json"
-    assert main(["prune", str(trained), "--task", "bracket_counting", "--steps", "20",
-                 "--examples", "64", "--target-loss", "0.6", "--quiet", "--out", str(out)]
-                + (["--calibrate"] if calibrate else [])) == 0
+    assert (
+        main(
+            [
+                "prune",
+                str(trained),
+                "--task",
+                "bracket_counting",
+                "--steps",
+                "20",
+                "--examples",
+                "64",
+                "--target-loss",
+                "0.6",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+            + (["--calibrate"] if calibrate else [])
+        )
+        == 0
+    )
     assert "bracket_counting:" in capsys.readouterr().err
     circuit = json.loads(out.read_text())
     assert circuit["n_nodes"] == len(circuit["nodes"]) and circuit["task"] == "bracket_counting"
     assert (circuit["calibration"] is not None) == calibrate
-    full = run_json(capsys, ["eval", str(trained), "--task", "bracket_counting", "--json",
-                             "--split", "train", "--examples", "64"])
+    full = run_json(
+        capsys,
+        [
+            "eval",
+            str(trained),
+            "--task",
+            "bracket_counting",
+            "--json",
+            "--split",
+            "train",
+            "--examples",
+            "64",
+        ],
+    )
     assert set(full) >= {"task_loss", "accuracy"}
     assert full["task_loss"] == pytest.approx(circuit["loss_full"], abs=1e-4)
-    alone = run_json(capsys, ["eval", str(trained), "--task", "bracket_counting", "--circuit",
-                              str(out), "--json", "--split", "train", "--examples", "64"])
+    alone = run_json(
+        capsys,
+        [
+            "eval",
+            str(trained),
+            "--task",
+            "bracket_counting",
+            "--circuit",
+            str(out),
+            "--json",
+            "--split",
+            "train",
+            "--examples",
+            "64",
+        ],
+    )
     checks = run_json(capsys, ["check", str(trained), str(out), "--json", "--examples", "64"])
-    assert set(checks) == {"sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
-                           "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
-                           "reinit_control_loss"}
+    assert set(checks) == {
+        "sufficiency_loss",
+        "necessity_loss",
+        "random_circuit_loss_mean",
+        "random_circuit_loss_std",
+        "zero_ablation_loss",
+        "heldout_loss",
+        "reinit_control_loss",
+    }
     # One ablation path: `eval --circuit` and the checks measure a (calibrated) circuit alike.
     assert alone["task_loss"] == pytest.approx(checks["sufficiency_loss"], abs=1e-4)
     assert alone["task_loss"] == pytest.approx(circuit["loss_circuit"], abs=1e-4)
@@ -65,9 +118,12 @@ def test_circuit_command_errors(capsys, tmp_path, trained):
 
 def test_a_circuit_of_another_model_is_refused(capsys, trained):
     from core.workbench import default_model_dir
+
     quote = str(default_model_dir() / "circuits" / "single_double_quote.json")
-    for argv in (["check", str(trained), quote],
-                 ["eval", str(trained), "--task", "single_double_quote", "--circuit", quote]):
+    for argv in (
+        ["check", str(trained), quote],
+        ["eval", str(trained), "--task", "single_double_quote", "--circuit", quote],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
@@ -76,8 +132,26 @@ def test_a_circuit_of_another_model_is_refused(capsys, trained):
 
 def test_check_prints_a_table_with_verdicts(capsys, tmp_path, trained):
     out = tmp_path / "c.json"
-    assert main(["prune", str(trained), "--task", "bracket_counting", "--steps", "5",
-                 "--examples", "32", "--target-loss", "0.6", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "prune",
+                str(trained),
+                "--task",
+                "bracket_counting",
+                "--steps",
+                "5",
+                "--examples",
+                "32",
+                "--target-loss",
+                "0.6",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["check", str(trained), str(out), "--examples", "32", "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()

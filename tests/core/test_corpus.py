@@ -52,8 +52,24 @@ def test_programs_have_5_to_40_lines_and_end_with_newline(sample):
 
 @pytest.mark.parametrize(
     "idiom",
-    ['"', "'", "]]", "])", ".add(", "= set()", "+=", '= ""', "= ''",
-     "with open(", "while ", "elif ", "==", "[{", "def ", "class "],
+    [
+        '"',
+        "'",
+        "]]",
+        "])",
+        ".add(",
+        "= set()",
+        "+=",
+        '= ""',
+        "= ''",
+        "with open(",
+        "while ",
+        "elif ",
+        "==",
+        "[{",
+        "def ",
+        "class ",
+    ],
 )
 def test_idiom_appears_in_sample(sample, idiom):
     assert sum(idiom in program for program in sample) >= 10
@@ -182,8 +198,10 @@ def test_archive_over_the_total_size_limit_is_refused(tmp_path, monkeypatch):
         read_code_archive(archive)
 
 
-@pytest.mark.parametrize("name", ["../evil.py", "sub/inner.py", "/abs.py", "..\\evil.py",
-                                  "LICENSE", "notes.txt", "folder/", ".hidden.py"])
+@pytest.mark.parametrize(
+    "name",
+    ["../evil.py", "sub/inner.py", "/abs.py", "..\\evil.py", "LICENSE", "notes.txt", "folder/", ".hidden.py"],
+)
 def test_member_that_is_not_a_bare_py_name_is_refused(tmp_path, name):
     archive = _zip(tmp_path / "odd.zip", {"fine.py": b"pass\n", name: b"pass\n"})
     with pytest.raises(CorpusError, match="odd.zip"):

@@ -12,8 +12,7 @@ from tests.conftest import tiny_config
 @pytest.fixture
 def saved(tmp_path, tokenizer):
     torch.manual_seed(0)
-    model = GPT(tiny_config(tied_unembed=True, enable_bigram_table=True,
-                            learnable_bigram_table=True)).eval()
+    model = GPT(tiny_config(tied_unembed=True, enable_bigram_table=True, learnable_bigram_table=True)).eval()
     with torch.no_grad():
         model.bigram_table.normal_()
         model.final_logits_bias.normal_()
@@ -27,8 +26,7 @@ def test_round_trip_gives_the_same_function(saved):
     ids = torch.randint(0, 2048, (2, 9))
     torch.testing.assert_close(loaded(ids), model(ids))
     assert loaded.tokenizer is not None and loaded.config == model.config
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors",
-                                                        "tokenizer.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
 
 
 def test_rewrite_replaces_whole_folder(saved, tokenizer):
@@ -36,7 +34,7 @@ def test_rewrite_replaces_whole_folder(saved, tokenizer):
     save_checkpoint(folder, model, None, {"step": 4})
     assert load_checkpoint(folder).meta["step"] == 4
     assert not (folder / "tokenizer.json").exists()
-    assert [p.name for p in folder.parent.iterdir()] == ["ckpt"]     # no staging left behind
+    assert [p.name for p in folder.parent.iterdir()] == ["ckpt"]  # no staging left behind
 
 
 def test_bad_files_are_named(saved, tmp_path):
@@ -62,8 +60,9 @@ def test_bad_files_are_named(saved, tmp_path):
 
 def test_weights_that_do_not_match_config(saved, tokenizer):
     model, folder = saved
-    bigger = GPT(tiny_config(d_mlp=128, tied_unembed=True, enable_bigram_table=True,
-                             learnable_bigram_table=True))
+    bigger = GPT(
+        tiny_config(d_mlp=128, tied_unembed=True, enable_bigram_table=True, learnable_bigram_table=True)
+    )
     save_checkpoint(folder.parent / "other", bigger, None, {})
     (folder / "model.safetensors").write_bytes((folder.parent / "other" / "model.safetensors").read_bytes())
     with pytest.raises(FileFormatError, match="shape"):
@@ -77,9 +76,9 @@ def test_openai_folder_with_pickled_code_is_refused(tmp_path):
         def __reduce__(self):
             return (print, ("pwned",))
 
-    (tmp_path / "beeg_config.json").write_text(json.dumps({"n_layer": 1, "d_model": 8,
-                                                           "n_head": 2, "vocab_size": 10,
-                                                           "block_size": 8}))
+    (tmp_path / "beeg_config.json").write_text(
+        json.dumps({"n_layer": 1, "d_model": 8, "n_head": 2, "vocab_size": 10, "block_size": 8})
+    )
     (tmp_path / "final_model.pt").write_bytes(pickle.dumps({"x": Evil()}))
     with pytest.raises(FileFormatError, match="final_model.pt"):
         load_model(tmp_path)

@@ -13,9 +13,22 @@ def model():
 
 
 def test_every_location_is_a_named_hook_point(model):
-    expected = {f"{i}.{loc}" for i in range(2) for loc in (
-        "resid_in", "attn.act_in", "attn.q", "attn.k", "attn.v", "attn.resid_delta",
-        "resid_mid", "mlp.act_in", "mlp.post_act", "mlp.resid_delta")} | {"final_resid"}
+    expected = {
+        f"{i}.{loc}"
+        for i in range(2)
+        for loc in (
+            "resid_in",
+            "attn.act_in",
+            "attn.q",
+            "attn.k",
+            "attn.v",
+            "attn.resid_delta",
+            "resid_mid",
+            "mlp.act_in",
+            "mlp.post_act",
+            "mlp.resid_delta",
+        )
+    } | {"final_resid"}
     assert set(model.hook_points) == expected
     ids = torch.randint(0, 2048, (2, 7))
     _, cache = model.run_with_cache(ids)
@@ -84,6 +97,7 @@ def test_hooks_are_per_thread(model):
     """A hook installed on one thread is invisible to a forward pass on another: background
     jobs share the model object with the GUI without copying it."""
     import threading
+
     ids = torch.randint(0, 2048, (1, 6))
     clean = model(ids)
     seen = {}

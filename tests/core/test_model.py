@@ -25,12 +25,24 @@ def test_openai_fixture_reproduced(name):
 
 
 def every_option_configs():
-    yield tiny_config(afrac=0.5, afrac_loctypes="attn_in,attn_out,mlp_in,mlp_out,attn_q,attn_k,"
-                      "attn_v,mlp_neuron,resid_post_attn,resid_post_mlp")
-    yield tiny_config(rms_norm=False, ln_bias=True, bias=True, tied_unembed=True, sink=False,
-                      activation_type="relu", residual_activation_type="relu", afrac=None)
-    yield tiny_config(d_pos_emb=8, sinusoidal_cat_pos_emb=True, enable_bigram_table=True,
-                      learnable_bigram_table=True)
+    yield tiny_config(
+        afrac=0.5,
+        afrac_loctypes="attn_in,attn_out,mlp_in,mlp_out,attn_q,attn_k,"
+        "attn_v,mlp_neuron,resid_post_attn,resid_post_mlp",
+    )
+    yield tiny_config(
+        rms_norm=False,
+        ln_bias=True,
+        bias=True,
+        tied_unembed=True,
+        sink=False,
+        activation_type="relu",
+        residual_activation_type="relu",
+        afrac=None,
+    )
+    yield tiny_config(
+        d_pos_emb=8, sinusoidal_cat_pos_emb=True, enable_bigram_table=True, learnable_bigram_table=True
+    )
     yield tiny_config(d_pos_emb=8, dropout_cat_pos_emb=True, d_head=12, n_head=3)
     yield tiny_config(learned_pos_emb=False, rms_norm=False, ln_bias=False)
 
@@ -61,7 +73,7 @@ def test_cat_pos_emb_widens_reads():
 def test_sinusoidal_positions_are_frozen():
     model = GPT(tiny_config(d_pos_emb=8, sinusoidal_cat_pos_emb=True))
     assert not model.transformer.wpe.weight.requires_grad
-    assert model.transformer.wpe.weight[0, 4] == pytest.approx(1.0)   # cos(0)
+    assert model.transformer.wpe.weight[0, 4] == pytest.approx(1.0)  # cos(0)
 
 
 def test_attention_sink_matches_explicit_softmax():
@@ -85,8 +97,14 @@ def test_openai_import_of_every_renamed_field(tmp_path):
     """A model saved the way circuit_sparsity saves one (sink under attn_imp, n_mlp, no
     final_logits_bias, causal-mask buffers) loads to the same function."""
     torch.manual_seed(2)
-    config = tiny_config(sink=True, d_pos_emb=8, activation_type="relu", afrac=0.5,
-                         afrac_loctypes="attn_in,mlp_neuron", tied_unembed=False)
+    config = tiny_config(
+        sink=True,
+        d_pos_emb=8,
+        activation_type="relu",
+        afrac=0.5,
+        afrac_loctypes="attn_in,mlp_neuron",
+        tied_unembed=False,
+    )
     model = GPT(config).eval()
     state = model_state(model)
     state.pop("final_logits_bias")
@@ -96,8 +114,9 @@ def test_openai_import_of_every_renamed_field(tmp_path):
     for i in range(config.n_layer):
         renamed[f"transformer.h.{i}.attn.bias"] = torch.ones(1, 1, 32, 32).tril()
     torch.save(renamed, tmp_path / "final_model.pt")
-    beeg = {k: v for k, v in config.to_dict().items()
-            if k not in ("learned_pos_emb", "d_mlp", "tokenizer_name")}
+    beeg = {
+        k: v for k, v in config.to_dict().items() if k not in ("learned_pos_emb", "d_mlp", "tokenizer_name")
+    }
     beeg.update(n_mlp=config.d_mlp, bigram_table_rank=None, flash=True)
     (tmp_path / "beeg_config.json").write_text(json.dumps(beeg))
     loaded = load_model(tmp_path)

@@ -4,8 +4,7 @@ import torch
 
 from core import GPT
 from core.data.stream import TokenStream
-from core.node_stats import (PERCENTILE_BINS, CorpusSample, examples_by_bin, node_activations,
-                             sample_ids)
+from core.node_stats import PERCENTILE_BINS, CorpusSample, examples_by_bin, node_activations, sample_ids
 from tests.conftest import tiny_config
 
 
@@ -19,9 +18,9 @@ def test_sample_ids_are_non_overlapping_validation_windows():
     stream = TokenStream(np.arange(100_000, dtype=np.int32), val_fraction=0.5)
     ids = sample_ids(stream, n_tokens=20_000, seq_len=100)
     assert ids.shape == (200, 100)
-    assert len(np.unique(ids)) == ids.size                   # no token twice
-    assert ids.min() >= 50_000                               # all from the validation half
-    assert sample_ids(stream, n_tokens=10**7, seq_len=100).size == 50_000   # as many as there are
+    assert len(np.unique(ids)) == ids.size  # no token twice
+    assert ids.min() >= 50_000  # all from the validation half
+    assert sample_ids(stream, n_tokens=10**7, seq_len=100).size == 50_000  # as many as there are
 
 
 def test_node_activations_equal_the_cache_and_stop_early(model):
@@ -49,7 +48,7 @@ class Tok:
 
 def test_percentile_bins_never_show_a_token_twice():
     rng = np.random.default_rng(0)
-    values = np.where(rng.random((50, 40)) < 0.8, 0.0, rng.normal(size=(50, 40)))   # mostly 0
+    values = np.where(rng.random((50, 40)) < 0.8, 0.0, rng.normal(size=(50, 40)))  # mostly 0
     sample = CorpusSample(rng.integers(0, 99, size=(50, 40)), {"0.mlp.post_act.1": values})
     bins = examples_by_bin(sample, "0.mlp.post_act.1", Tok())
     assert [label for label, _ in bins] == [label for label, _ in PERCENTILE_BINS]

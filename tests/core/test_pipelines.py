@@ -3,15 +3,24 @@ calls, and stopping them between steps."""
 
 import pytest
 
+from core.checks import CheckProgress
 from core.data.sources import TrainingData
 from core.interventions import Intervention
 from core.means import compute_means
 from core.outputs import predict
 from core.pipelines.effects import ablation_effects, effect_metric
-from core.checks import CheckProgress
-from core.pipelines.events import (TokensSampled, SampleProgress, CircuitReady, EffectsBatch, Finished,
-                                   PruneEvent, Status, TrainEvent, TrainingStarted,
-                                   WeightsSnapshot)
+from core.pipelines.events import (
+    CircuitReady,
+    EffectsBatch,
+    Finished,
+    PruneEvent,
+    SampleProgress,
+    Status,
+    TokensSampled,
+    TrainEvent,
+    TrainingStarted,
+    WeightsSnapshot,
+)
 from core.pipelines.pruning import prune_and_check
 from core.pipelines.sampling import corpus_sample
 from core.pipelines.training import TrainingSpec, run_state, training
@@ -44,20 +53,18 @@ def test_training_yields_its_events_and_the_trainers_losses(tmp_path, data):
     assert started.device == "cpu" and started.data == "test corpus" and started.n_params > 0
     assert events[-1] == Finished(str(tmp_path / "run" / CHECKPOINT_DIR))
     snapshots = [e for e in events if isinstance(e, WeightsSnapshot)]
-    assert len(snapshots) == 3                        # before training, at step 4, at the end
+    assert len(snapshots) == 3  # before training, at step 4, at the end
     assert (snapshots[-1].array == 0).mean() > (snapshots[0].array == 0).mean()
     # The set-up written once trains exactly as the trainer built by hand always did.
     model_config, train_config = preset("tiny", data.tokenizer.vocab_size)
     train_config.steps, train_config.seed = STEPS, 3
-    direct = Trainer(tmp_path / "direct", model_config, train_config, data.stream, data.tokenizer,
-                     "cpu")
+    direct = Trainer(tmp_path / "direct", model_config, train_config, data.stream, data.tokenizer, "cpu")
     assert losses(events) == losses(direct.run())
     assert run_state(tmp_path / "run")["step"] == STEPS
 
 
 def test_a_closed_training_run_resumes_exactly(tmp_path, data):
-    unbroken = losses(training(TrainingSpec(tmp_path / "a", "tiny", steps=STEPS, device="cpu",
-                                            data=data)))
+    unbroken = losses(training(TrainingSpec(tmp_path / "a", "tiny", steps=STEPS, device="cpu", data=data)))
     events = training(TrainingSpec(tmp_path / "b", "tiny", steps=STEPS, device="cpu", data=data))
     first = []
     for event in events:
@@ -65,7 +72,7 @@ def test_a_closed_training_run_resumes_exactly(tmp_path, data):
             first.append(event.loss)
             if len(first) == 2:
                 break
-    events.close()                                    # cancelled between steps: saved
+    events.close()  # cancelled between steps: saved
     assert run_state(tmp_path / "b")["step"] == 2
     resumed = list(training(TrainingSpec(tmp_path / "b", resume=True, device="cpu", data=data)))
     assert next(e for e in resumed if isinstance(e, TrainingStarted)).start_step == 2
@@ -85,8 +92,11 @@ def test_training_refuses_bad_settings_before_reading_anything(tmp_path, data):
 def bench(tmp_path_factory, small_stream, tokenizer):
     """A tiny trained model, its means from the small test stream (not the full corpus)."""
     run = tmp_path_factory.mktemp("run")
-    list(Trainer(run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream,
-                 tokenizer, "cpu").run())
+    list(
+        Trainer(
+            run, tiny_config(), tiny_train_config(steps=30, ckpt_every=30), small_stream, tokenizer, "cpu"
+        ).run()
+    )
     bench = Workbench(run)
     bench.__dict__["means"] = compute_means(bench.model, small_stream, n_batches=2, batch_size=4)
     bench.stream = lambda quick=False: small_stream
@@ -100,9 +110,9 @@ def test_prune_and_check_yields_a_circuit_with_its_checks(bench):
     optimize = [e for e in events if isinstance(e, PruneEvent) and e.phase == "optimize"]
     assert [e.step for e in optimize] == list(range(1, 11))
     status = events.index(Status("running the faithfulness checks…"))
-    checks = events[status + 1:-1]
+    checks = events[status + 1 : -1]
     assert checks and all(isinstance(e, CheckProgress) for e in checks)
-    assert [e.overall for e in checks] == sorted(e.overall for e in checks)   # never goes back
+    assert [e.overall for e in checks] == sorted(e.overall for e in checks)  # never goes back
     assert checks[-1].overall == 1.0
     ready = events[-1]
     assert isinstance(ready, CircuitReady)
@@ -118,15 +128,15 @@ def test_prune_and_check_yields_a_circuit_with_its_checks(bench):
 
 
 def test_a_closed_pruning_run_gives_the_model_back(bench):
-    bench.model.requires_grad_(True)         # a model being trained, say: its flags come back
+    bench.model.requires_grad_(True)  # a model being trained, say: its flags come back
     events = prune_and_check(bench, BUILTIN_TASKS["bracket_counting"], PruneConfig(steps=50), 32)
     for event in events:
         if isinstance(event, PruneEvent) and event.step == 3:
             break
-    assert not any(p.requires_grad for p in bench.model.parameters())    # frozen while pruning
+    assert not any(p.requires_grad for p in bench.model.parameters())  # frozen while pruning
     events.close()
     assert all(p.requires_grad for p in bench.model.parameters())
-    bench.model.requires_grad_(False)        # as Workbench opened it
+    bench.model.requires_grad_(False)  # as Workbench opened it
 
 
 def test_ablation_effects_are_the_predict_differences(bench):
@@ -135,19 +145,22 @@ def test_ablation_effects_are_the_predict_differences(bench):
     candidates = (example.correct, example.incorrect)
     nodes = ["0.mlp.post_act.0", "0.attn.v.1", "1.mlp.post_act.2"]
     active = [Intervention("node", "0.attn.q.0", "zero")]
-    batches = list(ablation_effects(bench.model, bench.tokenizer, ids, active, bench.means,
-                                    candidates, -1, nodes, batch_s=0.0))
+    batches = list(
+        ablation_effects(
+            bench.model, bench.tokenizer, ids, active, bench.means, candidates, -1, nodes, batch_s=0.0
+        )
+    )
     assert all(isinstance(b, EffectsBatch) for b in batches) and len(batches) == len(nodes)
     effects = {k: v for b in batches for k, v in b.effects.items()}
     now = predict(bench.model, bench.tokenizer, ids, active, bench.means, candidates)
     assert effect_metric(now)[0] == "logit difference"
     for node in nodes:
-        after = predict(bench.model, bench.tokenizer, ids, [*active, Intervention("node", node)],
-                        bench.means, candidates)
+        after = predict(
+            bench.model, bench.tokenizer, ids, [*active, Intervention("node", node)], bench.means, candidates
+        )
         assert effects[node] == pytest.approx(after.logit_diff - now.logit_diff, abs=1e-6)
     # Without candidates: the log-probability of the token predicted now.
-    plain = list(ablation_effects(bench.model, bench.tokenizer, ids, [], bench.means, None, -1,
-                                  nodes[:1]))
+    plain = list(ablation_effects(bench.model, bench.tokenizer, ids, [], bench.means, None, -1, nodes[:1]))
     assert effect_metric(predict(bench.model, bench.tokenizer, ids))[0].startswith("log p(")
     assert set(plain[0].effects) == {nodes[0]}
 

@@ -4,7 +4,7 @@ from core.commands.progress import LogProgress, format_duration
 
 
 def test_a_piped_log_gets_a_few_plain_lines_with_an_estimate(monkeypatch):
-    clock = iter(range(0, 10_000, 3))          # three seconds per call
+    clock = iter(range(0, 10_000, 3))  # three seconds per call
     monkeypatch.setattr("core.commands.progress.time.monotonic", lambda: next(clock))
     out = io.StringIO()
     bar = LogProgress(100, "pruning", every_s=10, file=out)

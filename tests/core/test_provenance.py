@@ -43,7 +43,14 @@ def test_nodes_and_edges_are_checked_against_the_widths():
     deep = Circuit("t", 0.15, "mean", ["9.attn.q.0"], [], 0.1, 0.1)
     with pytest.raises(CircuitMismatch, match=r"9.attn.q.0: the model has 2 layers"):
         check_circuit_fits(deep, model, fp, "runs/b")
-    bad_edge = Circuit("t", 0.15, "mean", ["0.attn.q.0", "1.mlp.post_act.0"],
-                       [{"src": "0.attn.q.0", "dst": "1.mlp.post_act.0", "weight": 1.0}], 0.1, 0.1)
+    bad_edge = Circuit(
+        "t",
+        0.15,
+        "mean",
+        ["0.attn.q.0", "1.mlp.post_act.0"],
+        [{"src": "0.attn.q.0", "dst": "1.mlp.post_act.0", "weight": 1.0}],
+        0.1,
+        0.1,
+    )
     with pytest.raises(CircuitMismatch, match="joins nothing"):
         check_circuit_fits(bad_edge, model, fp, "runs/b")

@@ -6,15 +6,23 @@ import torch
 
 from core import GPT
 from core.ablation import ablated, gates_keeping
-from core.checks import circuit_loss, necessity, zero_ablation, random_circuits, reinitialised, run_checks, sufficiency
+from core.checks import (
+    circuit_loss,
+    necessity,
+    random_circuits,
+    reinitialised,
+    run_checks,
+    sufficiency,
+    zero_ablation,
+)
 from core.circuit import Circuit, extract_edges
 from core.fileio import FileFormatError
 from core.interventions import Intervention, applied
 from core.means import compute_means
 from core.prune import PruneConfig, Pruner, heaviside
-from core.topology import sort_nodes
-from core.tasks import BUILTIN_TASKS
 from core.taskeval import evaluate, task_batch
+from core.tasks import BUILTIN_TASKS
+from core.topology import sort_nodes
 from tests.conftest import tiny_config
 
 
@@ -127,8 +135,7 @@ def test_bisection_finds_the_smallest_k(setup, monkeypatch):
     done = list(pruner._bisect())[-1]
     assert done.phase == "done" and done.circuit.n_nodes == 37
     # Not monotone: 40..47 miss the target; the result must still meet it.
-    monkeypatch.setattr(pruner, "loss_with_top",
-                        lambda k, ranking: 0.5 if k < 20 or 40 <= k < 48 else 0.1)
+    monkeypatch.setattr(pruner, "loss_with_top", lambda k, ranking: 0.5 if k < 20 or 40 <= k < 48 else 0.1)
     done = list(pruner._bisect())[-1]
     assert pruner.loss_with_top(done.circuit.n_nodes, None) <= 0.15
     assert done.circuit.n_nodes <= 64
@@ -161,25 +168,48 @@ def test_edges_are_the_nonzero_weights_between_kept_nodes(setup):
     with torch.no_grad():
         lin.weight[2, 5] = 0.0
         lin.weight[3, 5] = 0.7
-    nodes = ["0.mlp.act_in.5", "0.mlp.post_act.2", "0.mlp.post_act.3",
-             "0.attn.resid_delta.5", "1.attn.act_in.5"]
+    nodes = [
+        "0.mlp.act_in.5",
+        "0.mlp.post_act.2",
+        "0.mlp.post_act.3",
+        "0.attn.resid_delta.5",
+        "1.attn.act_in.5",
+    ]
     edges = extract_edges(model, nodes)
     weight_edges = {(e["src"], e["dst"]): e["weight"] for e in edges if e["kind"] == "weight"}
     assert weight_edges == {("0.mlp.act_in.5", "0.mlp.post_act.3"): pytest.approx(0.7)}
     residual = [(e["src"], e["dst"]) for e in edges if e["kind"] == "residual"]
-    assert residual == [("0.attn.resid_delta.5", "0.mlp.act_in.5"),
-                        ("0.attn.resid_delta.5", "1.attn.act_in.5")]
+    assert residual == [
+        ("0.attn.resid_delta.5", "0.mlp.act_in.5"),
+        ("0.attn.resid_delta.5", "1.attn.act_in.5"),
+    ]
 
 
 def test_circuit_json_round_trip_and_graph(tmp_path):
-    circuit = Circuit("bracket_counting", 0.15, "mean", ["0.mlp.act_in.5", "0.mlp.post_act.3"],
-                      [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7,
-                        "kind": "weight"}], 0.01, 0.12, seed=3,
-                      checks={"sufficiency_loss": 0.12})
+    circuit = Circuit(
+        "bracket_counting",
+        0.15,
+        "mean",
+        ["0.mlp.act_in.5", "0.mlp.post_act.3"],
+        [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7, "kind": "weight"}],
+        0.01,
+        0.12,
+        seed=3,
+        checks={"sufficiency_loss": 0.12},
+    )
     circuit.save(tmp_path / "c.json")
     data = json.loads((tmp_path / "c.json").read_text())
-    assert {"task", "target_loss", "ablation", "n_nodes", "n_edges", "loss_full", "loss_circuit",
-            "nodes", "edges"} <= set(data)
+    assert {
+        "task",
+        "target_loss",
+        "ablation",
+        "n_nodes",
+        "n_edges",
+        "loss_full",
+        "loss_circuit",
+        "nodes",
+        "edges",
+    } <= set(data)
     assert data["n_nodes"] == 2 and data["n_edges"] == 1
     again = Circuit.load(tmp_path / "c.json")
     assert again.to_dict() == circuit.to_dict()
@@ -211,15 +241,24 @@ def test_each_check_on_a_tiny_model(setup, small_stream, tokenizer):
     for (name, a), b in zip(model.named_parameters(), twin.parameters()):
         if a.dim() == 2:
             assert torch.equal(a != 0, b != 0) and not torch.equal(a, b), name
-    results = run_checks(model, circuit, batch, heldout, means, lambda: small_stream,
-                         PruneConfig(steps=5), draws=3)
-    assert set(results) == {"sufficiency_loss", "necessity_loss", "random_circuit_loss_mean",
-                            "random_circuit_loss_std", "zero_ablation_loss", "heldout_loss",
-                            "reinit_control_loss"}
+    results = run_checks(
+        model, circuit, batch, heldout, means, lambda: small_stream, PruneConfig(steps=5), draws=3
+    )
+    assert set(results) == {
+        "sufficiency_loss",
+        "necessity_loss",
+        "random_circuit_loss_mean",
+        "random_circuit_loss_std",
+        "zero_ablation_loss",
+        "heldout_loss",
+        "reinit_control_loss",
+    }
     # Each number is the measurement its name says, not a placeholder.
     assert results["sufficiency_loss"] == pytest.approx(sufficiency(model, circuit, batch, means), abs=1e-6)
     assert results["necessity_loss"] == pytest.approx(necessity(model, circuit, batch, means), abs=1e-6)
     assert results["heldout_loss"] == pytest.approx(sufficiency(model, circuit, heldout, means), abs=1e-6)
-    assert results["zero_ablation_loss"] == pytest.approx(zero_ablation(model, circuit, batch, means), abs=1e-6)
+    assert results["zero_ablation_loss"] == pytest.approx(
+        zero_ablation(model, circuit, batch, means), abs=1e-6
+    )
     assert results["zero_ablation_loss"] != pytest.approx(results["sufficiency_loss"], abs=1e-4)
     assert 0 < results["reinit_control_loss"] < 20

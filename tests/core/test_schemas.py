@@ -15,10 +15,19 @@ CIRCUITS = Path(__file__).parents[2] / "resources" / "default_model" / "circuits
 
 
 def good_circuit() -> dict:
-    return Circuit("bracket_counting", 0.15, "mean", ["0.mlp.act_in.5", "0.mlp.post_act.3"],
-                   [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7,
-                     "kind": "weight"}], 0.01, 0.12, seed=3,
-                   calibration={"scale": 1.5, "shift": 0.1}, checks={"sufficiency_loss": 0.12}, extra={"prune_seconds": 2.5}).to_dict()
+    return Circuit(
+        "bracket_counting",
+        0.15,
+        "mean",
+        ["0.mlp.act_in.5", "0.mlp.post_act.3"],
+        [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 0.7, "kind": "weight"}],
+        0.01,
+        0.12,
+        seed=3,
+        calibration={"scale": 1.5, "shift": 0.1},
+        checks={"sufficiency_loss": 0.12},
+        extra={"prune_seconds": 2.5},
+    ).to_dict()
 
 
 def error_of(data, source="c.json") -> str:
@@ -30,6 +39,7 @@ def error_of(data, source="c.json") -> str:
 
 
 # ---- circuits ---------------------------------------------------------------------------------
+
 
 def test_every_shipped_circuit_loads_and_writes_back_the_same_json():
     files = sorted(CIRCUITS.glob("*.json"))
@@ -52,28 +62,37 @@ def test_unknown_keys_are_kept_and_old_files_without_format_load():
 def test_edges_keep_their_keys_as_written():
     data = good_circuit()
     data["edges"] = [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 1, "w2": 3}]
-    assert Circuit.from_dict(data).edges == data["edges"]          # no kind added
+    assert Circuit.from_dict(data).edges == data["edges"]  # no kind added
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda d: d.pop("task"), "c.json: missing field 'task'"),
-    (lambda d: d["nodes"].__setitem__(1, "0.mlp.nowhere.3"),
-     "c.json: field 'nodes[1]': '0.mlp.nowhere.3' is not a node name like '0.mlp.post_act.12'"),
-    (lambda d: d["nodes"].__setitem__(0, 7), "c.json: field 'nodes[0]': must be a string (got 7)"),
-    (lambda d: d.update(nodes="0.mlp.act_in.5"), "c.json: field 'nodes': must be a list"),
-    (lambda d: d.update(target_loss="0.15"), "c.json: field 'target_loss': must be a number"),
-    (lambda d: d.update(target_loss=True), "c.json: field 'target_loss': must be a number"),
-    (lambda d: d.update(seed=1.5), "c.json: field 'seed': must be a whole number (got 1.5)"),
-    (lambda d: d.update(ablation="avg"), "c.json: field 'ablation': must be mean or zero"),
-    (lambda d: d["edges"][0].pop("weight"), "c.json: missing field 'edges[0].weight'"),
-    (lambda d: d["edges"][0].update(dst="0.mlp.post_act"),
-     "c.json: field 'edges[0].dst': '0.mlp.post_act' is not a node"),
-    (lambda d: d["edges"][0].update(kind="wire"),
-     "c.json: field 'edges[0].kind': must be weight or residual (got \"wire\")"),
-    (lambda d: d["edges"].append([1, 2]), "c.json: field 'edges[1]': must be an object"),
-    (lambda d: d["calibration"].pop("shift"), "c.json: missing field 'calibration.shift'"),
-    (lambda d: d.update(checks=[]), "c.json: field 'checks': must be an object"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda d: d.pop("task"), "c.json: missing field 'task'"),
+        (
+            lambda d: d["nodes"].__setitem__(1, "0.mlp.nowhere.3"),
+            "c.json: field 'nodes[1]': '0.mlp.nowhere.3' is not a node name like '0.mlp.post_act.12'",
+        ),
+        (lambda d: d["nodes"].__setitem__(0, 7), "c.json: field 'nodes[0]': must be a string (got 7)"),
+        (lambda d: d.update(nodes="0.mlp.act_in.5"), "c.json: field 'nodes': must be a list"),
+        (lambda d: d.update(target_loss="0.15"), "c.json: field 'target_loss': must be a number"),
+        (lambda d: d.update(target_loss=True), "c.json: field 'target_loss': must be a number"),
+        (lambda d: d.update(seed=1.5), "c.json: field 'seed': must be a whole number (got 1.5)"),
+        (lambda d: d.update(ablation="avg"), "c.json: field 'ablation': must be mean or zero"),
+        (lambda d: d["edges"][0].pop("weight"), "c.json: missing field 'edges[0].weight'"),
+        (
+            lambda d: d["edges"][0].update(dst="0.mlp.post_act"),
+            "c.json: field 'edges[0].dst': '0.mlp.post_act' is not a node",
+        ),
+        (
+            lambda d: d["edges"][0].update(kind="wire"),
+            "c.json: field 'edges[0].kind': must be weight or residual (got \"wire\")",
+        ),
+        (lambda d: d["edges"].append([1, 2]), "c.json: field 'edges[1]': must be an object"),
+        (lambda d: d["calibration"].pop("shift"), "c.json: missing field 'calibration.shift'"),
+        (lambda d: d.update(checks=[]), "c.json: field 'checks': must be an object"),
+    ],
+)
 def test_bad_circuits_name_the_file_and_the_field(edit, expected):
     data = good_circuit()
     edit(data)
@@ -82,8 +101,9 @@ def test_bad_circuits_name_the_file_and_the_field(edit, expected):
 
 def test_a_file_of_another_kind_is_named_as_such_alone():
     message = error_of({"format": "sparse-circuits-workspace", "version": 1})
-    assert message == ("c.json: field 'format': must be sparse-circuits-circuit "
-                       "(got \"sparse-circuits-workspace\")")
+    assert message == (
+        "c.json: field 'format': must be sparse-circuits-circuit (got \"sparse-circuits-workspace\")"
+    )
 
 
 def test_several_problems_are_listed_on_one_line():
@@ -96,16 +116,28 @@ def test_several_problems_are_listed_on_one_line():
 def test_load_names_the_path(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**good_circuit(), "loss_full": None}))
-    with pytest.raises(FileFormatError, match=r"bad\.json: field 'loss_full': must be a number "
-                                              r"\(got null\)"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"bad\.json: field 'loss_full': must be a number "
+        r"\(got null\)",
+    ):
         Circuit.load(path)
 
 
 def json_values():
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
-        max_size=20) | st.sampled_from(["0.mlp.post_act.3", "mean", "weight", "0.attn.q"])
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20)
+        | st.sampled_from(["0.mlp.post_act.3", "mean", "weight", "0.attn.q"])
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
 
 
 def paths_in(value, path=()):
@@ -146,29 +178,37 @@ def test_fuzzed_circuits_load_or_fail_with_one_line(data):
 
 # ---- task files -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line, expected", [
-    ('{"prompt": "x = [1", "correct": "]"}', "t.jsonl:2: missing field 'incorrect'"),
-    ('{"prompt": "x = [1", "correct": 93, "incorrect": "]]"}',
-     "t.jsonl:2: field 'correct': must be a string (got 93)"),
-    ('{"prompt": "", "correct": "]", "incorrect": "]]"}',
-     "t.jsonl:2: field 'prompt': must not be empty"),
-    ('["x = [1", "]", "]]"]', "t.jsonl:2: must be an object (got [\"x = [1\", \"]\", \"]]\"])"),
-    ('{"prompt": "x = [1", ', "t.jsonl:2: not valid JSON (EOF while parsing"),
-])
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('{"prompt": "x = [1", "correct": "]"}', "t.jsonl:2: missing field 'incorrect'"),
+        (
+            '{"prompt": "x = [1", "correct": 93, "incorrect": "]]"}',
+            "t.jsonl:2: field 'correct': must be a string (got 93)",
+        ),
+        ('{"prompt": "", "correct": "]", "incorrect": "]]"}', "t.jsonl:2: field 'prompt': must not be empty"),
+        ('["x = [1", "]", "]]"]', 't.jsonl:2: must be an object (got ["x = [1", "]", "]]"])'),
+        ('{"prompt": "x = [1", ', "t.jsonl:2: not valid JSON (EOF while parsing"),
+    ],
+)
 def test_bad_task_lines_name_the_file_line_and_field(tmp_path, line, expected):
     from core.tasks import TaskError, load_task_file
+
     path = tmp_path / "t.jsonl"
-    path.write_text('{"prompt": "x = [1", "correct": "]", "incorrect": "]]", "note": "kept out"}\n'
-                    + line + "\n")
+    path.write_text(
+        '{"prompt": "x = [1", "correct": "]", "incorrect": "]]", "note": "kept out"}\n' + line + "\n"
+    )
     with pytest.raises(FileFormatError) as e:
         load_task_file(path)
-    assert isinstance(e.value, TaskError)                  # what callers caught before
+    assert isinstance(e.value, TaskError)  # what callers caught before
     assert str(e.value).startswith(str(tmp_path / expected)), str(e.value)
     assert "\n" not in str(e.value)
 
 
 def test_a_task_file_with_no_examples(tmp_path):
     from core.tasks import load_task_file
+
     (tmp_path / "t.jsonl").write_text("\n  \n")
     with pytest.raises(FileFormatError, match=r"t\.jsonl: no examples"):
         load_task_file(tmp_path / "t.jsonl")

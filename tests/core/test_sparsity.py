@@ -2,8 +2,15 @@ import pytest
 import torch
 
 from core import GPT
-from core.sparsity import (SparsitySpec, abs_topk, keep_count, l0_fraction_at, project_,
-                           sparse_parameters, topk_mask)
+from core.sparsity import (
+    SparsitySpec,
+    abs_topk,
+    keep_count,
+    l0_fraction_at,
+    project_,
+    sparse_parameters,
+    topk_mask,
+)
 from core.train import sharkfin_lr
 from tests.conftest import tiny_config, tiny_train_config
 
@@ -24,8 +31,8 @@ def test_topk_mask_keeps_exactly_k():
 def test_topk_mask_floor_per_row_and_column():
     torch.manual_seed(0)
     w = torch.randn(64, 48)
-    w[7] *= 1e-6          # a neuron whose weights are all tiny
-    w[:, 3] *= 1e-6       # a channel likewise
+    w[7] *= 1e-6  # a neuron whose weights are all tiny
+    w[:, 3] *= 1e-6  # a channel likewise
     mask = topk_mask(w, 400, min_per_unit=4)
     assert int(mask.sum()) == 400
     assert int(mask.sum(1).min()) >= 4 and int(mask.sum(0).min()) >= 4
@@ -34,7 +41,7 @@ def test_topk_mask_floor_per_row_and_column():
 def test_topk_mask_floor_beats_budget():
     w = torch.randn(10, 10)
     mask = topk_mask(w, 5, min_per_unit=4)
-    assert int(mask.sum(1).min()) >= 4          # the floor wins over k
+    assert int(mask.sum(1).min()) >= 4  # the floor wins over k
 
 
 def test_projection_sets_every_sparse_matrix_to_target():
@@ -43,7 +50,7 @@ def test_projection_sets_every_sparse_matrix_to_target():
     params = sparse_parameters(model, SparsitySpec())
     with torch.no_grad():
         for p in params.values():
-            p.normal_()          # biases start at zero; give every entry a magnitude
+            p.normal_()  # biases start at zero; give every entry a magnitude
     project_(params, 0.25, min_per_unit=4)
     for name, p in params.items():
         assert int((p != 0).sum()) == keep_count(p.numel(), 0.25), name
@@ -55,8 +62,9 @@ def test_sparse_parameters_respects_dense_options():
     all_sparse = set(sparse_parameters(model, SparsitySpec()))
     assert {"transformer.wte.weight", "lm_head.weight", "transformer.h.0.mlp.c_fc.bias"} <= all_sparse
     assert not any("ln_" in n or "sink" in n for n in all_sparse)
-    dense = set(sparse_parameters(model, SparsitySpec(dense_embeddings=True, dense_unembed=True,
-                                                      dense_biases=True)))
+    dense = set(
+        sparse_parameters(model, SparsitySpec(dense_embeddings=True, dense_unembed=True, dense_biases=True))
+    )
     assert "transformer.wte.weight" not in dense and "lm_head.weight" not in dense
     assert not any(n.endswith(".bias") for n in dense)
     assert "transformer.h.1.attn.c_attn.weight" in dense
@@ -81,5 +89,5 @@ def test_sharkfin_warmup_decay_and_l0_scaling():
     assert sharkfin_lr(0, cfg, 1.0) == pytest.approx(0.1)
     assert sharkfin_lr(9, cfg, 1.0) == pytest.approx(1.0)
     assert sharkfin_lr(505, cfg, 1.0) == pytest.approx(0.5)
-    assert sharkfin_lr(505, cfg, 0.25) == pytest.approx(1.0)    # x 1/sqrt(l0)
+    assert sharkfin_lr(505, cfg, 0.25) == pytest.approx(1.0)  # x 1/sqrt(l0)
     assert sharkfin_lr(999, cfg, 1.0) < 0.002

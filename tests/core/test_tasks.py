@@ -3,24 +3,37 @@ import math
 import pytest
 import torch
 
-from core.tasks import BUILTIN_TASKS, Example, TaskError, get_task, load_task_file
 from core.taskeval import check_example, encode_examples, evaluate, two_token_loss
+from core.tasks import BUILTIN_TASKS, Example, TaskError, get_task, load_task_file
 
-REQUIRED = {"single_double_quote", "bracket_counting", "set_or_string",
-            "set_or_string_fixedvarname", "final_kwarg", "bracket_brace", "with_open",
-            "for_while", "if_equals", "else_elif"}
+REQUIRED = {
+    "single_double_quote",
+    "bracket_counting",
+    "set_or_string",
+    "set_or_string_fixedvarname",
+    "final_kwarg",
+    "bracket_brace",
+    "with_open",
+    "for_while",
+    "if_equals",
+    "else_elif",
+}
 
 
 def test_the_suite_has_every_task():
     assert REQUIRED <= set(BUILTIN_TASKS)
 
 
-ONE_ANSWER = pytest.mark.xfail(strict=True, reason="with_open always answers ' as': not yet a "
-                               "decision (tasks become minimal pairs in the paper-measurement work)")
+ONE_ANSWER = pytest.mark.xfail(
+    strict=True,
+    reason="with_open always answers ' as': not yet a "
+    "decision (tasks become minimal pairs in the paper-measurement work)",
+)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_ANSWER) if n == "with_open" else n
-                                  for n in sorted(REQUIRED)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=ONE_ANSWER) if n == "with_open" else n for n in sorted(REQUIRED)]
+)
 def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
     task = BUILTIN_TASKS[name]
     train, again = task.examples(100, "train", seed=3), task.examples(100, "train", seed=3)
@@ -31,7 +44,7 @@ def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
     batch = encode_examples(train, tokenizer, block_size=256)
     assert len(batch.rejected) == 0, batch.rejected[:2]
     corrects = {e.correct for e in train}
-    assert len(corrects) >= 2     # both answers occur
+    assert len(corrects) >= 2  # both answers occur
 
 
 def test_pairs_that_cannot_be_judged_are_rejected_with_reasons(tokenizer):
@@ -54,11 +67,12 @@ def test_two_token_loss():
 def test_evaluate_reads_the_last_prompt_position(tokenizer):
     from core import GPT
     from tests.conftest import tiny_config
+
     model = GPT(tiny_config()).eval()
     examples = [Example("x = [1, 2", "]", "]]"), Example("y = [[1], [2", "]]", "]")]
     batch = encode_examples(examples, tokenizer, 32)
     result = evaluate(model, batch)
-    for i, e in enumerate(examples):
+    for e in examples:
         ids = torch.tensor([tokenizer.encode(e.prompt)])
         last = model(ids)[0, -1]
         pair = torch.stack([last[tokenizer.token_id(e.correct)], last[tokenizer.token_id(e.incorrect)]])
@@ -79,8 +93,11 @@ def test_user_task_file(tmp_path):
     with pytest.raises(TaskError, match="mine.jsonl:2"):
         load_task_file(path)
     path.write_text('{"prompt": "x", "correct": ""}\n')
-    with pytest.raises(TaskError, match=r"mine.jsonl:1: field 'correct': must not be empty; "
-                                        r"missing field 'incorrect'"):
+    with pytest.raises(
+        TaskError,
+        match=r"mine.jsonl:1: field 'correct': must not be empty; "
+        r"missing field 'incorrect'",
+    ):
         load_task_file(path)
     with pytest.raises(TaskError, match="unknown task"):
         get_task("no_such_task")

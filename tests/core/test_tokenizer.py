@@ -8,7 +8,7 @@ from core.fileio import FileFormatError
 
 def test_default_tokenizer_round_trips_code(tokenizer):
     assert tokenizer.vocab_size == 2048
-    text = 'def f(x, y=[1, [2]]):\n    return f"{x}" + \'é\'\n'
+    text = "def f(x, y=[1, [2]]):\n    return f\"{x}\" + 'é'\n"
     assert tokenizer.decode(tokenizer.encode(text)) == text
 
 

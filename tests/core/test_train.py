@@ -10,8 +10,9 @@ from tests.conftest import tiny_config, tiny_train_config
 
 
 def make_trainer(run_dir, stream, tokenizer, resume=False, **train_overrides):
-    return Trainer(run_dir, tiny_config(), tiny_train_config(**train_overrides), stream,
-                   tokenizer, "cpu", resume=resume)
+    return Trainer(
+        run_dir, tiny_config(), tiny_train_config(**train_overrides), stream, tokenizer, "cpu", resume=resume
+    )
 
 
 def test_training_lowers_loss_and_writes_metrics(tmp_path, small_stream, tokenizer):
@@ -42,7 +43,7 @@ def test_resume_equals_unbroken_run(tmp_path, small_stream, tokenizer):
     for event in events:
         if event.step == 7:
             break
-    events.close()          # cancelled mid-run: the checkpoint is at step 7
+    events.close()  # cancelled mid-run: the checkpoint is at step 7
     assert json.loads((tmp_path / "split" / CHECKPOINT_DIR / "train_state.json").read_text())["step"] == 7
     resumed = Trainer(tmp_path / "split", None, None, small_stream, tokenizer, "cpu", resume=True)
     assert resumed.start_step == 7

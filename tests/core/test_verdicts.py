@@ -4,19 +4,34 @@ import pytest
 
 from core.verdicts import CHECKS, format_table, judge, overall
 
-QUOTE = {"sufficiency_loss": 0.130, "necessity_loss": 0.720, "random_circuit_loss_mean": 0.707,
-         "random_circuit_loss_std": 0.003, "zero_ablation_loss": 0.061, "heldout_loss": 0.139,
-         "reinit_control_loss": 0.811}
-WITH_OPEN = {**QUOTE, "sufficiency_loss": 0.073, "necessity_loss": 0.011,
-             "random_circuit_loss_mean": 0.374, "heldout_loss": 0.074}
-ELSE_ELIF = {**QUOTE, "sufficiency_loss": 0.072, "necessity_loss": 0.162,
-             "random_circuit_loss_mean": 0.072, "random_circuit_loss_std": 0.0}
+QUOTE = {
+    "sufficiency_loss": 0.130,
+    "necessity_loss": 0.720,
+    "random_circuit_loss_mean": 0.707,
+    "random_circuit_loss_std": 0.003,
+    "zero_ablation_loss": 0.061,
+    "heldout_loss": 0.139,
+    "reinit_control_loss": 0.811,
+}
+WITH_OPEN = {
+    **QUOTE,
+    "sufficiency_loss": 0.073,
+    "necessity_loss": 0.011,
+    "random_circuit_loss_mean": 0.374,
+    "heldout_loss": 0.074,
+}
+ELSE_ELIF = {
+    **QUOTE,
+    "sufficiency_loss": 0.072,
+    "necessity_loss": 0.162,
+    "random_circuit_loss_mean": 0.072,
+    "random_circuit_loss_std": 0.0,
+}
 
 
 def test_a_sound_circuit_passes_every_check():
     verdicts = judge(QUOTE, 0.15, 0.017)
-    assert {k: v.status for k, v in verdicts.items()} == {
-        c.key: "passes" for c in CHECKS}
+    assert {k: v.status for k, v in verdicts.items()} == {c.key: "passes" for c in CHECKS}
     assert overall(verdicts).status == "passes"
 
 

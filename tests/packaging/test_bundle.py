@@ -29,8 +29,14 @@ def bundle(tmp_path_factory):
 
 def self_test(executable: Path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([str(executable), "--self-test"], capture_output=True, text=True,
-                            env=env, timeout=300, cwd=executable.parent)
+    result = subprocess.run(
+        [str(executable), "--self-test"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=executable.parent,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "self-test ok"
 
@@ -42,8 +48,9 @@ def test_bundle_passes_its_self_test(bundle):
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 def test_deb_installs_a_menu_entry_and_a_working_app(bundle, tmp_path):
     deb = build.make_deb(bundle, tmp_path, tmp_path / "work", build.version())
-    listing = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True,
-                             text=True, check=True).stdout
+    listing = subprocess.run(
+        ["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
     assert "./usr/bin/sparse-circuits -> /opt/sparse-circuits/sparse-circuits" in listing
     assert "./usr/share/applications/sparse-circuits.desktop" in listing
     assert "./usr/share/icons/hicolor/256x256/apps/sparse-circuits.png" in listing
@@ -55,7 +62,7 @@ def test_deb_installs_a_menu_entry_and_a_working_app(bundle, tmp_path):
 
 
 def test_bundle_is_small_and_lean(bundle):
-    if not build.torch_variant():             # a CUDA build carries gigabytes of CUDA libraries
+    if not build.torch_variant():  # a CUDA build carries gigabytes of CUDA libraries
         assert build.folder_size(bundle) < 800 * 2**20
     internal = bundle / "_internal"
     assert (internal / "resources" / "default_model" / "model.safetensors").is_file()
@@ -65,7 +72,11 @@ def test_bundle_is_small_and_lean(bundle):
 
 
 def test_bundle_cli_reports_bad_input_in_one_line(bundle, tmp_path):
-    result = subprocess.run([str(bundle / "sparse-circuits"), "info", str(tmp_path / "missing")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(bundle / "sparse-circuits"), "info", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "missing" in result.stderr and "Traceback" not in result.stderr
