@@ -113,3 +113,20 @@ def test_info_accepts_default_like_every_command(capsys):
     assert main(["info", "default", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["path"].endswith("default_model") and info["config"]["n_layer"] == 2
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m core.cli info default | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    from core.workbench import default_model_dir
+
+    assert proc.stdout.startswith(str(default_model_dir()))
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
