@@ -143,6 +143,19 @@ class CheckProgress:
         return 0.25 + 0.75 * (self.fraction if self.done == quick else 1.0)
 
 
+class CheckResults(dict):
+    """The values that CheckProgress events carry, gathered as they pass."""
+
+    def add(self, event: CheckProgress) -> CheckProgress:
+        if event.value is not None:
+            self[event.check] = event.value
+        return event
+
+    def ordered(self) -> dict:
+        """{check name: loss} in CHECK_NAMES order."""
+        return {k: self[k] for k in CHECK_NAMES}
+
+
 def iter_checks(
     model,
     circuit: Circuit,
@@ -194,8 +207,7 @@ def run_checks(
     draws: int = 20,
 ) -> dict:
     """Every check at once: {check name: loss}."""
-    results = {}
+    results = CheckResults()
     for event in iter_checks(model, circuit, batch, heldout, means, stream_factory, prune_config, draws):
-        if event.value is not None:
-            results[event.check] = event.value
-    return {k: results[k] for k in CHECK_NAMES}
+        results.add(event)
+    return results.ordered()

@@ -6,7 +6,7 @@ import json
 import sys
 from contextlib import closing
 
-from ..checks import CHECK_NAMES, CheckProgress, evaluate_circuit
+from ..checks import CheckProgress, CheckResults, evaluate_circuit
 from ..circuit import Circuit
 from ..pipelines.events import CircuitReady, PruneEvent
 from ..pipelines.pruning import iter_circuit_checks, prune_and_check
@@ -159,14 +159,12 @@ def cmd_check(args) -> int:
     )
     check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, args.circuit)
     bar = ChecksProgress(not args.quiet)
-    results = {}
+    results = CheckResults()
     with closing(iter_circuit_checks(bench, circuit, task, config, args.examples)) as events:
         for event in events:
-            bar.show(event)
-            if event.value is not None:
-                results[event.check] = event.value
+            bar.show(results.add(event))
     bar.close()
-    results = {k: results[k] for k in CHECK_NAMES}
+    results = results.ordered()
     if args.json:
         print(json.dumps(results))
     else:

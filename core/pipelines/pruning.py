@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 
-from ..checks import CHECK_NAMES, CheckProgress, iter_checks
+from ..checks import CheckProgress, CheckResults, iter_checks
 from ..circuit import Circuit
 from ..prune import PruneConfig, Pruner
 from ..workbench import Workbench
@@ -30,12 +30,10 @@ def prune_and_check(
     circuit.extra["model_fingerprint"] = bench.fingerprint
     if checks:
         yield Status("running the faithfulness checks…")
-        results = {}
+        results = CheckResults()
         for event in iter_circuit_checks(bench, circuit, task, config, n_examples):
-            yield event
-            if event.value is not None:
-                results[event.check] = event.value
-        circuit.checks = {k: results[k] for k in CHECK_NAMES}
+            yield results.add(event)
+        circuit.checks = results.ordered()
     yield CircuitReady(circuit)
 
 
