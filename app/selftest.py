@@ -43,6 +43,7 @@ def _run() -> list[str]:
     import numpy  # noqa: F401
     import pyqtgraph  # noqa: F401
     import safetensors  # noqa: F401
+    import tiktoken  # noqa: F401
     import tokenizers  # noqa: F401
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 

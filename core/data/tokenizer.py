@@ -10,10 +10,10 @@ from pathlib import Path
 from tokenizers import Tokenizer as _HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from ..fileio import atomic_write_text, check_size
+from ..fileio import FileFormatError, atomic_write_text, check_size
 
 
-class TokenizerError(ValueError):
+class TokenizerError(FileFormatError):
     """A tokenizer file that cannot be read; the message names the file."""
 
 
