@@ -48,6 +48,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     i = sub.add_parser("info", help="describe a checkpoint (ours or an OpenAI folder)")
     i.add_argument("checkpoint", metavar="CKPT")
     i.add_argument("--json", action="store_true", help="print JSON")
+    _tokenizer_option(i)
 
     sub.add_parser("tasks", help="list the built-in tasks").add_argument(
         "--json", action="store_true", help="print JSON"
@@ -66,6 +67,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     p.add_argument("--device")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, metavar="C.json")
+    _tokenizer_option(p)
 
     e = sub.add_parser("eval", help="task loss and accuracy, of the model or a circuit")
     e.add_argument("checkpoint", metavar="CKPT")
@@ -75,6 +77,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     e.add_argument("--examples", type=int, default=256)
     e.add_argument("--device")
     e.add_argument("--json", action="store_true")
+    _tokenizer_option(e)
 
     c = sub.add_parser("check", help="faithfulness checks of a circuit")
     c.add_argument("checkpoint", metavar="CKPT")
@@ -84,6 +87,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     c.add_argument("--device")
     c.add_argument("--json", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress")
+    _tokenizer_option(c)
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument(
@@ -96,6 +100,15 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     b.add_argument("--device", help="default: the best available")
     b.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _tokenizer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="an OpenAI model's tokenizer folder, encoder.json + vocab.bpe (default: a "
+        "tinypython/ folder beside the model's folder or above it)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +178,7 @@ def cmd_train(args) -> int:
 def cmd_info(args) -> int:
     from .commands.info import checkpoint_info, format_info
 
-    info = checkpoint_info(args.checkpoint)
+    info = checkpoint_info(args.checkpoint, args.tokenizer)
     print(json.dumps(info, indent=1) if args.json else format_info(info))
     return 0
 

@@ -7,7 +7,9 @@ Our folder:
     optimizer.safetensors, train_state.json   only in training checkpoints, for --resume
 
 OpenAI's circuit_sparsity folder: beeg_config.json + final_model.pt (a torch state dict, read
-with weights_only=True so that no pickled code runs).
+with weights_only=True so that no pickled code runs). Its tokenizer, tinypython_2k, is a
+`tinypython/` folder in the model's folder or a parent (OpenAI's storage layout), or encoder.json
++ vocab.bpe beside the weights, or a folder given by the caller.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, GPTConfig
+from .data.tinypython import TinyPythonTokenizer, find_tokenizer_dir, load_tokenizer
 from .data.tokenizer import Tokenizer
 from .fileio import FileFormatError, atomic_write_text, check_size, read_json, replace_dir
 from .model import GPT
@@ -70,7 +73,7 @@ OPENAI_IGNORED_KEYS = {
 @dataclass
 class Checkpoint:
     model: GPT
-    tokenizer: Tokenizer | None
+    tokenizer: Tokenizer | TinyPythonTokenizer | None
     meta: dict = field(default_factory=dict)  # sparsity settings, step, source format
     path: Path | None = None
 
@@ -147,10 +150,16 @@ def find_checkpoint_dir(path: Path) -> Path:
     raise FileFormatError(f"{path}: not a checkpoint (no config.json or beeg_config.json)")
 
 
-def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(path, device: str | torch.device = "cpu", tokenizer=None) -> Checkpoint:
+    """`tokenizer`: a folder of encoder.json + vocab.bpe for an OpenAI model (default: found
+    beside or above it); our checkpoints carry their own."""
     folder = find_checkpoint_dir(Path(path))
     if (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file():
-        ckpt = load_openai(folder)
+        ckpt = load_openai(folder, tokenizer)
+    elif tokenizer is not None:
+        raise FileFormatError(
+            f"{folder}: a tokenizer folder is for OpenAI models; this checkpoint has its own tokenizer"
+        )
     else:
         ckpt = load_ours(folder)
     ckpt.model.to(device).eval()
@@ -205,7 +214,7 @@ def openai_config(raw: dict, source: Path) -> GPTConfig:
         raise FileFormatError(f"{source}: {e}") from None
 
 
-def load_openai(folder: Path) -> Checkpoint:
+def load_openai(folder: Path, tokenizer_dir=None) -> Checkpoint:
     config_path = folder / "beeg_config.json"
     config = openai_config(read_json(config_path), config_path)
     weights = folder / "final_model.pt"
@@ -229,16 +238,18 @@ def load_openai(folder: Path) -> Checkpoint:
         state.pop("lm_head.weight", None)
     model = GPT(config)
     load_state(model, state, weights)
-    tokenizer = None
-    if (folder / "encoder.json").is_file() and (folder / "vocab.bpe").is_file():
-        tokenizer = Tokenizer.from_gpt2_files(folder / "encoder.json", folder / "vocab.bpe")
+    tokenizer_dir = tokenizer_dir or find_tokenizer_dir(folder)
+    tokenizer = load_tokenizer(tokenizer_dir) if tokenizer_dir else None
     meta = {"source_format": "openai-circuit-sparsity"}
+    if tokenizer is not None:
+        meta["tokenizer"] = str(tokenizer.source)
     return Checkpoint(model, tokenizer, meta, folder)
 
 
-def load_model(path, device: str | torch.device = "cpu") -> GPT:
+def load_model(path, device: str | torch.device = "cpu", tokenizer=None) -> GPT:
     """The model of a checkpoint of ours or an OpenAI folder, in eval mode; its tokenizer (or
-    None) is `model.tokenizer`."""
-    ckpt = load_checkpoint(path, device)
+    None, when an OpenAI model has no tinypython folder beside or above it and `tokenizer`
+    names none) is `model.tokenizer`."""
+    ckpt = load_checkpoint(path, device, tokenizer)
     ckpt.model.tokenizer = ckpt.tokenizer
     return ckpt.model

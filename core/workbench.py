@@ -28,16 +28,23 @@ def resolve_model_path(path: str | Path) -> Path:
 
 
 class Workbench:
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
-        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device)
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu", tokenizer=None):
+        """`tokenizer`: an OpenAI model's tinypython folder, when it is not beside or above it."""
+        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device, tokenizer)
         # Read-only weights: background jobs (pruning, sampling, ablation effects) and the GUI
         # run this one model object at once, each with its own hooks (core/hooks.py).
         self.model = self.checkpoint.model.eval().requires_grad_(False)
         self.tokenizer = self.checkpoint.tokenizer
         if self.tokenizer is None:
             raise ValueError(
-                f"{self.checkpoint.path}: the model has no tokenizer "
-                f"(put encoder.json and vocab.bpe beside it)"
+                f"{self.checkpoint.path}: no tokenizer found; an OpenAI model reads text through "
+                f"OpenAI's tinypython folder (encoder.json + vocab.bpe): put it beside the model's "
+                f"folder or in a folder above it, or name it (--tokenizer DIR on the command line)"
+            )
+        if self.tokenizer.vocab_size > self.model.config.vocab_size:
+            raise ValueError(
+                f"{self.checkpoint.path}: the tokenizer has {self.tokenizer.vocab_size} tokens, "
+                f"more than the model's vocabulary of {self.model.config.vocab_size}"
             )
         self.device = torch.device(device)
 

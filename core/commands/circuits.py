@@ -93,7 +93,7 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
 
 
 def cmd_prune(args) -> int:
-    bench = Workbench(args.checkpoint, args.device or "cpu")
+    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
     task = get_task(args.task)
     config = PruneConfig(
         target_loss=args.target_loss,
@@ -121,7 +121,7 @@ def cmd_prune(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    bench = Workbench(args.checkpoint, args.device or "cpu")
+    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
     task = get_task(args.task)
     batch = bench.batch(task, args.examples, args.split)
     if args.circuit:
@@ -148,7 +148,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_check(args) -> int:
-    bench = Workbench(args.checkpoint, args.device or "cpu")
+    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
     circuit = Circuit.load(args.circuit)
     task = get_task(args.task or circuit.task)
     config = PruneConfig(

@@ -7,8 +7,8 @@ from ..sparsity import SparsitySpec, sparse_parameters
 from ..workbench import resolve_model_path
 
 
-def checkpoint_info(path) -> dict:
-    ckpt = load_checkpoint(resolve_model_path(path))
+def checkpoint_info(path, tokenizer=None) -> dict:
+    ckpt = load_checkpoint(resolve_model_path(path), tokenizer=tokenizer)
     model = ckpt.model
     settings = ckpt.meta.get("sparsity")
     if settings:
@@ -43,12 +43,20 @@ def checkpoint_info(path) -> dict:
         "matrices": matrices,
         "source_format": ckpt.meta.get("source_format"),
         "path": str(ckpt.path),
+        "tokenizer": _tokenizer_source(ckpt),
     }
     if settings:
         info["l0_target"] = settings.get("l0_target")
         info["l0_frac"] = settings.get("l0_frac")
         info["step"] = ckpt.meta.get("step")
     return info
+
+
+def _tokenizer_source(ckpt) -> str | None:
+    """Where the tokenizer was read from; None if the model has none."""
+    if ckpt.tokenizer is None:
+        return None
+    return ckpt.meta.get("tokenizer") or str(ckpt.path / "tokenizer.json")
 
 
 def format_info(info: dict) -> str:
@@ -59,6 +67,7 @@ def format_info(info: dict) -> str:
         f"{c['d_head']}, d_mlp {c['d_mlp']}, vocab {c['vocab_size']}, block {c['block_size']}",
         f"{info['n_params']:,} parameters, {info['n_nonzero']:,} nonzero "
         f"({info['n_nonzero'] / max(1, info['n_params']):.1%})",
+        f"tokenizer: {info['tokenizer'] or 'none found (an OpenAI model needs its tinypython folder)'}",
     ]
     if info.get("l0_target") is not None:
         lines.append(

@@ -1,8 +1,9 @@
-"""Byte-level BPE tokenizer (GPT-2 style), trained on a corpus or read from GPT-2 files."""
+"""Byte-level BPE tokenizer (GPT-2 style) trained on a corpus: ours, saved as tokenizer.json.
+
+OpenAI's tinypython_2k, read from GPT-2-format files, is core/data/tinypython.py."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,25 +46,6 @@ class Tokenizer:
             return cls(_HFTokenizer.from_file(str(path)))
         except Exception as e:  # the library's errors are untyped strings
             raise TokenizerError(f"{path}: not a valid tokenizer.json ({e})") from None
-
-    @classmethod
-    def from_gpt2_files(cls, encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike) -> "Tokenizer":
-        """OpenAI's GPT-2 format (encoder.json + vocab.bpe), as used by tinypython_2k."""
-        for p in (encoder_json, vocab_bpe):
-            check_size(Path(p), 64 << 20)
-        try:
-            vocab = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
-            lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise TokenizerError(f"{encoder_json} / {vocab_bpe}: {e}") from None
-        merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
-        bad = [m for m in merges if len(m) != 2]
-        if bad or not isinstance(vocab, dict):
-            raise TokenizerError(f"{vocab_bpe}: malformed merges line {' '.join(bad[0]) if bad else ''!r}")
-        hf = _HFTokenizer(models.BPE(vocab=vocab, merges=merges))
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        hf.decoder = decoders.ByteLevel()
-        return cls(hf)
 
     def save(self, path: str | os.PathLike) -> None:
         atomic_write_text(Path(path), self._hf.to_str())

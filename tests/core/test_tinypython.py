@@ -1,11 +1,15 @@
 import json
+import shutil
 
 import pytest
 
 import core
+from core import load_model
+from core.cli import main
 from core.data import gpt2_format
-from core.data.tinypython import load_tokenizer
+from core.data.tinypython import TinyPythonTokenizer, load_tokenizer
 from core.data.tokenizer import TokenizerError
+from core.workbench import Workbench
 from tests.conftest import FIXTURES
 
 TINYPYTHON = FIXTURES / "tinypython"
@@ -131,3 +135,50 @@ def test_missing_and_oversized_files(tmp_path, monkeypatch):
     monkeypatch.setattr(gpt2_format, "MAX_BYTES", 1000)
     with pytest.raises(TokenizerError, match="vocab.bpe.*larger than"):
         load_tokenizer(folder)
+
+
+def openai_layout(tmp_path):
+    """OpenAI's storage: tinypython/ beside models/NAME/."""
+    model = tmp_path / "models" / "csp_tiny"
+    shutil.copytree(FIXTURES / "openai_format" / "layernorm_bias_tied", model)
+    shutil.copytree(TINYPYTHON, tmp_path / "tinypython")
+    return model
+
+
+def test_openai_model_finds_tinypython_in_a_parent_folder(tmp_path):
+    model = load_model(openai_layout(tmp_path))
+    assert isinstance(model.tokenizer, TinyPythonTokenizer)
+    assert model.tokenizer.source == (tmp_path / "tinypython").resolve()
+    case = CASES[1]
+    assert model.tokenizer.encode(case["text"]) == case["ids"]
+
+
+def test_openai_model_takes_a_tokenizer_folder(tmp_path):
+    model_dir = tmp_path / "m"
+    shutil.copytree(FIXTURES / "openai_format" / "layernorm_bias_tied", model_dir)
+    assert load_model(model_dir).tokenizer is None
+    with pytest.raises(ValueError, match="tinypython"):
+        Workbench(model_dir)
+    model = load_model(model_dir, tokenizer=TINYPYTHON)
+    assert model.tokenizer.source == TINYPYTHON
+    for name in ("encoder.json", "vocab.bpe"):  # or the two files beside the weights
+        shutil.copy(TINYPYTHON / name, model_dir / name)
+    assert load_model(model_dir).tokenizer.source == model_dir.resolve()
+
+
+def test_workbench_refuses_a_tokenizer_larger_than_the_model(tmp_path):
+    with pytest.raises(ValueError, match="2048 tokens, more than the model's vocabulary of 96"):
+        Workbench(openai_layout(tmp_path))
+
+
+def test_cli_info_names_the_tokenizer(tmp_path, capsys):
+    model = openai_layout(tmp_path)
+    assert main(["info", str(model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokenizer"] == str((tmp_path / "tinypython").resolve())
+    (tmp_path / "tinypython" / "encoder.json").write_text("{")
+    assert main(["info", str(model), "--tokenizer", str(TINYPYTHON)]) == 0
+    assert f"tokenizer: {TINYPYTHON}" in capsys.readouterr().out
+    assert main(["info", str(model)]) == 2
+    assert "encoder.json: not valid JSON" in capsys.readouterr().err
+    assert main(["info", "default", "--tokenizer", str(TINYPYTHON)]) == 2
+    assert "for OpenAI models" in capsys.readouterr().err

@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from core.data.tokenizer import Tokenizer, TokenizerError
@@ -24,18 +22,6 @@ def test_trained_tokenizer_saves_and_loads(tmp_path):
     assert again.encode("x = [[1]]") == tok.encode("x = [[1]]")
 
 
-def test_gpt2_format_files_load(tmp_path, tokenizer):
-    """encoder.json + vocab.bpe (OpenAI's tinypython_2k format) encode like the original."""
-    model = json.loads(tokenizer.to_str())["model"]
-    (tmp_path / "encoder.json").write_text(json.dumps(model["vocab"]))
-    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
-    (tmp_path / "vocab.bpe").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    gpt2 = Tokenizer.from_gpt2_files(tmp_path / "encoder.json", tmp_path / "vocab.bpe")
-    text = "for i in range(10):\n    s.add('x')\n"
-    assert gpt2.encode(text) == tokenizer.encode(text)
-    assert gpt2.decode(gpt2.encode(text)) == text
-
-
 def test_bad_tokenizer_files_name_the_file(tmp_path):
     bad = tmp_path / "tokenizer.json"
     bad.write_text("{not json")
@@ -43,7 +29,3 @@ def test_bad_tokenizer_files_name_the_file(tmp_path):
         Tokenizer.load(bad)
     with pytest.raises(FileFormatError, match="missing.json"):
         Tokenizer.load(tmp_path / "missing.json")
-    (tmp_path / "encoder.json").write_text("{}")
-    (tmp_path / "vocab.bpe").write_text("a b c\n")
-    with pytest.raises(TokenizerError, match="vocab.bpe"):
-        Tokenizer.from_gpt2_files(tmp_path / "encoder.json", tmp_path / "vocab.bpe")
