@@ -112,10 +112,21 @@ def sparse_parameters(model, spec: SparsitySpec) -> dict[str, torch.nn.Parameter
 
 
 @torch.no_grad()
-def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> None:
-    """Zero all but the top `fraction` of each parameter's entries by magnitude, in place."""
-    for p in params.values():
-        if fraction >= 1.0:
-            continue
-        mask = topk_mask(p, keep_count(p.numel(), fraction), min_per_unit)
-        p.mul_(mask)
+def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> float:
+    """Zero all but the top `fraction` of each parameter's entries by magnitude (the floor of
+    `min_per_unit` per row and column inside that budget), in place. Returns the fraction of
+    their entries now nonzero, as measured (a kept entry may itself be zero)."""
+    if fraction < 1.0:
+        for p in params.values():
+            p.mul_(topk_mask(p, keep_count(p.numel(), fraction), min_per_unit))
+    return nonzero_fraction(params.values())
+
+
+@torch.no_grad()
+def nonzero_fraction(params) -> float:
+    """Nonzero entries over all entries of the given tensors (1.0 for none), with one sync."""
+    params = list(params)
+    if not params:
+        return 1.0
+    nonzero = torch.stack([torch.count_nonzero(p).to(params[0].device) for p in params]).sum()
+    return int(nonzero) / sum(p.numel() for p in params)

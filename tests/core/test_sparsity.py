@@ -97,8 +97,8 @@ def test_every_sparse_matrix_of_a_preset_projects_to_its_target(name):
     for shape in sorted(shapes):
         torch.manual_seed(0)
         w = torch.randn(shape)
-        project_({"w": w}, fraction, train_config.min_per_unit)
-        assert int(torch.count_nonzero(w)) / w.numel() == pytest.approx(fraction, rel=0.05), shape
+        measured = project_({"w": w}, fraction, train_config.min_per_unit)
+        assert measured == pytest.approx(fraction, rel=0.05), shape
         assert int(torch.count_nonzero(w)) == keep_count(w.numel(), fraction), shape
         if w.dim() == 2:
             assert int((w != 0).sum(1).min()) >= 1 and int((w != 0).sum(0).min()) >= 1, shape
@@ -112,9 +112,11 @@ def test_projection_sets_every_sparse_matrix_to_target():
     with torch.no_grad():
         for p in params.values():
             p.normal_()  # biases start at zero; give every entry a magnitude
-    project_(params, 0.25, min_per_unit=4)
+    measured = project_(params, 0.25, min_per_unit=4)
     for name, p in params.items():
         assert int((p != 0).sum()) == keep_count(p.numel(), 0.25), name
+    total = sum(p.numel() for p in params.values())
+    assert measured == sum(int((p != 0).sum()) for p in params.values()) / total
     assert (model.transformer.h[0].ln_1.weight != 0).all()
 
 
