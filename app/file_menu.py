@@ -190,7 +190,7 @@ class FileMenu(QObject):
         ivs = len(s.interventions)
         return (
             f"{c.task} circuit of the {model}",
-            f"{c.n_nodes} nodes, {c.n_edges} edges; task loss {c.loss_circuit:.3f} "
+            f"{c.size_text(per_location=False)}; task loss {c.loss_circuit:.3f} "
             f"(full model {c.loss_full:.3f}, target {c.target_loss}); {c.ablation} ablation; "
             f"showing {shown}, {self.window.threshold_label.text()}"
             + (f"; {ivs} intervention{'s' if ivs != 1 else ''}" if ivs else ""),

@@ -142,6 +142,6 @@ def _open_ablate_render(app, settings_file: str) -> str:
         raise SelfTestError("the graph rendered as a blank image")
     window.close()
     return (
-        f"default model: {circuit.n_nodes} nodes, {circuit.n_edges} edges; ablating "
+        f"default model: {circuit.size_text(per_location=False)}; ablating "
         f"{expected.edge} moved the logit difference {before:+.3f} -> {after:+.3f}"
     )

@@ -62,7 +62,7 @@ class CircuitSummary(QLabel):
             self.setToolTip("")
             return
         text = (
-            f"<b>{c.task}</b>: {c.n_nodes} nodes, {c.n_edges} edges; task loss "
+            f"<b>{c.task}</b>: {c.size_text()}; task loss "
             f"{c.loss_circuit:.3f} (full model {c.loss_full:.3f}, target {c.target_loss}; "
             f"lower is better, chance 0.693); {c.ablation} ablation"
         )

@@ -102,7 +102,9 @@ def main(argv=None) -> int:
             "task": name,
             "target_loss": circuit.target_loss,
             "n_nodes": circuit.n_nodes,
+            "nodes_per_location": circuit.nodes_per_location,
             "n_edges": circuit.n_edges,
+            "n_residual_edges": circuit.n_residual_edges,
             "loss_full": circuit.loss_full,
             "loss_circuit": circuit.loss_circuit,
             "prune_seconds": prune_s,
@@ -143,15 +145,18 @@ def format_report(report: dict) -> str:
         "`necessity`: the model without the circuit; `random`: random node sets of the same size "
         "per location (mean ± std of 20); `zero`: the circuit with zero instead of mean ablation; "
         "`held-out`: the circuit on unseen examples; `re-init`: the same pruner on a model with "
-        "re-initialised weights of the same sparsity pattern, at the circuit's size.",
+        "re-initialised weights of the same sparsity pattern, at the circuit's size. `edges` are "
+        "the nonzero weights between the circuit's nodes, as the paper counts them; `residual "
+        "links` are a kept write read by a kept later read on the same residual channel.",
         "",
-        "| task | nodes | edges | full | circuit | held-out | necessity | random | zero | re-init "
-        "| prune s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| task | nodes | edges | residual links | full | circuit | held-out | necessity | random "
+        "| zero | re-init | prune s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["tasks"]:
         lines.append(
-            f"| {r['task']} | {r['n_nodes']} | {r['n_edges']} | {r['loss_full']:.3f} | "
+            f"| {r['task']} | {r['n_nodes']} | {r['n_edges']} | {r['n_residual_edges']} | "
+            f"{r['loss_full']:.3f} | "
             f"{r['loss_circuit']:.3f} | {r['heldout_loss']:.3f} | {r['necessity_loss']:.3f} | "
             f"{r['random_circuit_loss_mean']:.3f} ± {r['random_circuit_loss_std']:.3f} | "
             f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['prune_seconds']} |"

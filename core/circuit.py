@@ -1,9 +1,15 @@
 """A circuit: the nodes a task needs, the weights between them, and how well they do it.
 
-JSON: {"task", "target_loss", "ablation", "n_nodes", "n_edges", "loss_full", "loss_circuit",
-"nodes": [...], "edges": [{"src", "dst", "weight", "kind"}], ...} where kind is "weight" (a
-nonzero entry of a weight matrix) or "residual" (a residual write read by a later layer; its
-weight is the reading norm's gain on that channel).
+JSON: {"task", "target_loss", "ablation", "n_nodes", "nodes_per_location", "n_edges",
+"n_residual_edges", "loss_full", "loss_circuit", "nodes": [...], "edges": [{"src", "dst",
+"weight", "kind"}], ...} where kind is "weight" (a nonzero entry of a weight matrix) or
+"residual" (a residual write read by a later layer; its weight is the reading norm's gain on
+that channel).
+
+A circuit's size is counted as the paper counts it: `n_edges` is the weight edges alone;
+the residual links are `n_residual_edges`. The counts are derived from `nodes` and `edges`
+whenever a circuit is written, and never read back: a file written before the residual links
+were counted apart (whose `n_edges` counted both) gets the new counts on loading.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import torch
 
 from .fileio import atomic_write_text, read_json
 from .schemas import CIRCUIT_FORMAT, CircuitFile, validated
-from .topology import Node
+from .topology import LOCATIONS, Node
 
 FORMAT = CIRCUIT_FORMAT
 
@@ -44,7 +50,29 @@ class Circuit:
 
     @property
     def n_edges(self) -> int:
-        return len(self.edges)
+        """Nonzero weights between kept nodes: the paper's count of a circuit's edges."""
+        return sum(1 for e in self.edges if e.get("kind", "weight") == "weight")
+
+    @property
+    def n_residual_edges(self) -> int:
+        """Residual links: a kept write read by a kept later read on the same channel."""
+        return sum(1 for e in self.edges if e.get("kind", "weight") == "residual")
+
+    @property
+    def nodes_per_location(self) -> dict[str, int]:
+        """Kept nodes per location over all layers, every location in SITES order:
+        {"attn.act_in": 2, "attn.q": 0, ...}."""
+        counts = dict.fromkeys(LOCATIONS, 0)
+        for name in self.nodes:
+            counts[Node.parse(name).location] += 1
+        return counts
+
+    def size_text(self, per_location: bool = True) -> str:
+        """'23 nodes (attn.q 3, mlp.post_act 5, ...), 25 weight edges + 4 residual links'; the
+        parenthesis only with `per_location`."""
+        per = ", ".join(f"{loc} {n}" for loc, n in self.nodes_per_location.items() if n)
+        nodes = f"{self.n_nodes} nodes" + (f" ({per})" if per_location and per else "")
+        return f"{nodes}, {self.n_edges} weight edges + {self.n_residual_edges} residual links"
 
     def to_dict(self) -> dict:
         d = {
@@ -53,7 +81,9 @@ class Circuit:
             "target_loss": self.target_loss,
             "ablation": self.ablation,
             "n_nodes": self.n_nodes,
+            "nodes_per_location": self.nodes_per_location,
             "n_edges": self.n_edges,
+            "n_residual_edges": self.n_residual_edges,
             "loss_full": self.loss_full,
             "loss_circuit": self.loss_circuit,
             "seed": self.seed,

@@ -190,8 +190,12 @@ class CircuitFile(Strict):
     n_examples: int = 0
     checks: dict[str, Any] | None = None
     model: str | None = None
-    n_nodes: int | None = None  # derived from nodes and edges when written
+    # Derived from nodes and edges when written and recomputed from them on reading (a file
+    # written before residual links were counted apart has an n_edges that counted both).
+    n_nodes: int | None = None
+    nodes_per_location: dict[str, int] | None = None
     n_edges: int | None = None
+    n_residual_edges: int | None = None
 
 
 # ---- an intervention (core/interventions.py), as the workspace stores it ----------------------

@@ -29,25 +29,53 @@ def keep_count(numel: int, fraction: float) -> int:
 
 @torch.no_grad()
 def topk_mask(weight: torch.Tensor, k: int, min_per_unit: int = 4) -> torch.Tensor:
-    """Boolean mask keeping exactly k entries of `weight` by magnitude, except that every row
-    and column of a matrix first keeps its own `min_per_unit` largest entries, so that no
-    neuron or channel is cut off (the paper's j). If those alone exceed k, they are all kept."""
-    score = weight.detach().abs().float()
-    if weight.dim() == 2 and min_per_unit > 0:
-        score = score.clone()
-        forced = torch.zeros_like(score, dtype=torch.bool)
-        for dim in (1, 0):
-            j = min(min_per_unit, score.shape[dim])
-            idx = torch.topk(score, j, dim=dim, sorted=False).indices
-            forced.scatter_(dim, idx, True)
-        score[forced] = float("inf")
-        k = max(k, int(forced.sum()))
-    flat = score.flatten()
-    if k >= flat.numel():
+    """Boolean mask keeping exactly k entries of `weight` (k clipped to [0, numel]), chosen by
+    magnitude, of which every row and column of a matrix gets at least its own j largest (the
+    paper's floor, so that no neuron or channel is cut off).
+
+    The floor counts inside the budget: its entries are reserved first and the rest of the k
+    are filled by magnitude among the others. The budget wins over the floor: j is the largest
+    number up to `min_per_unit` (and the matrix's shorter side) whose floor entries fit in k,
+    down to no floor at all. At the paper's 1/512 it is 3 for most matrices of random weights
+    and 1 for the position embedding (1024 x 2048, a budget of 4096)."""
+    numel = weight.numel()
+    k = max(0, min(k, numel))
+    if k == numel:
         return torch.ones_like(weight, dtype=torch.bool)
-    mask = torch.zeros(flat.numel(), dtype=torch.bool, device=weight.device)
-    mask[torch.topk(flat, k, sorted=False).indices] = True
+    score = weight.detach().abs()
+    if score.dtype != torch.float32:
+        score = score.float()
+    if weight.dim() == 2 and min_per_unit > 0:
+        j_max = min(min_per_unit, *weight.shape)
+        rows = torch.topk(score, j_max, dim=1).indices  # rows[r, b]: column of row r's b-th largest
+        cols = torch.topk(score, j_max, dim=0).indices  # cols[a, c]: row of column c's a-th largest
+        j = floor_that_fits(rows, cols, k)
+        if j:
+            score.scatter_(1, rows[:, :j], float("inf"))
+            score.scatter_(0, cols[:j], float("inf"))
+    mask = torch.zeros(numel, dtype=torch.bool, device=weight.device)
+    mask[torch.topk(score.flatten(), k, sorted=False).indices] = True
     return mask.view_as(weight)
+
+
+def floor_that_fits(rows: torch.Tensor, cols: torch.Tensor, k: int) -> int:
+    """The largest j whose floor (each row's j largest entries and each column's j largest,
+    from `topk_mask`'s sorted indices) holds at most k distinct entries; 0 if none does.
+
+    The floor of j holds j * (rows + columns) entries less those chosen both by their row and by
+    their column: a column's a-th largest entry, of rank b in its row, is chosen twice from
+    j = max(a, b) + 1 on. One pass over the j_max * columns column choices counts them all."""
+    n_rows, j_max = rows.shape
+    n_cols = cols.shape[1]
+    col_index = torch.arange(n_cols, device=cols.device)
+    ranks_in_row = rows[cols]  # (a, c, b): column of the b-th largest in the row of cols[a, c]
+    hit = ranks_in_row == col_index[None, :, None]
+    rank = torch.where(hit.any(-1), hit.int().argmax(-1), j_max)  # its rank b in its row
+    level = torch.maximum(torch.arange(j_max, device=cols.device)[:, None], rank)
+    twice = torch.bincount(level.flatten(), minlength=j_max + 1)[:j_max].cumsum(0)
+    sizes = torch.arange(1, j_max + 1, device=cols.device) * (n_rows + n_cols) - twice
+    fits = (sizes <= k).nonzero()
+    return int(fits.max()) + 1 if len(fits) else 0
 
 
 @dataclass(frozen=True)
@@ -57,7 +85,7 @@ class SparsitySpec:
     dense_embeddings: bool = False
     dense_unembed: bool = False
     dense_biases: bool = False
-    min_per_unit: int = 4
+    min_per_unit: int = 4  # at most: within the budget it may be less (see topk_mask)
 
 
 def sparse_parameters(model, spec: SparsitySpec) -> dict[str, torch.nn.Parameter]:
@@ -84,10 +112,21 @@ def sparse_parameters(model, spec: SparsitySpec) -> dict[str, torch.nn.Parameter
 
 
 @torch.no_grad()
-def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> None:
-    """Zero all but the top `fraction` of each parameter's entries by magnitude, in place."""
-    for p in params.values():
-        if fraction >= 1.0:
-            continue
-        mask = topk_mask(p, keep_count(p.numel(), fraction), min_per_unit)
-        p.mul_(mask)
+def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> float:
+    """Zero all but the top `fraction` of each parameter's entries by magnitude (the floor of
+    `min_per_unit` per row and column inside that budget), in place. Returns the fraction of
+    their entries now nonzero, as measured (a kept entry may itself be zero)."""
+    if fraction < 1.0:
+        for p in params.values():
+            p.mul_(topk_mask(p, keep_count(p.numel(), fraction), min_per_unit))
+    return nonzero_fraction(params.values())
+
+
+@torch.no_grad()
+def nonzero_fraction(params) -> float:
+    """Nonzero entries over all entries of the given tensors (1.0 for none), with one sync."""
+    params = list(params)
+    if not params:
+        return 1.0
+    nonzero = torch.stack([torch.count_nonzero(p).to(params[0].device) for p in params]).sum()
+    return int(nonzero) / sum(p.numel() for p in params)

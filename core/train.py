@@ -3,7 +3,9 @@
 Each step: forward, backward, gradient-RMS clipping, AdamW, then every sparse matrix is
 projected back to its top-k entries by magnitude. The kept fraction anneals from dense to
 the target; the learning rate follows the "sharkfin": warmup, linear decay, times
-1/sqrt(kept fraction). Stopping the iterator (close()) between steps saves a checkpoint.
+1/sqrt(kept fraction). The logged `l0_frac` is the fraction of the sparse parameters' entries
+that are nonzero after the step, measured, not the schedule's. Stopping the iterator (close())
+between steps saves a checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .device import pick_device
 from .fileio import FileFormatError, atomic_write_text
 from .formats import load_ours, read_json, save_checkpoint
 from .model import GPT
-from .sparsity import SparsitySpec, l0_fraction_at, project_, sparse_parameters
+from .sparsity import SparsitySpec, l0_fraction_at, nonzero_fraction, project_, sparse_parameters
 from .train_config import TrainConfig
 
 CHECKPOINT_DIR = "checkpoint"
@@ -39,7 +41,7 @@ class TrainEvent:
     total_steps: int
     loss: float
     lr: float
-    l0_frac: float
+    l0_frac: float  # measured: nonzero entries of the sparse parameters over all their entries
     tokens_per_s: float
     elapsed_s: float
     val_loss: float | None = None
@@ -222,7 +224,7 @@ class Trainer:
             raise
 
     def step(self, step: int) -> tuple[float, float, float, int]:
-        """One optimizer step (0-based index): (loss, lr, kept fraction, tokens)."""
+        """One optimizer step (0-based index): (loss, lr, measured nonzero fraction, tokens)."""
         cfg = self.cfg
         l0 = l0_fraction_at(step + 1, cfg.steps, cfg.l0_target, cfg.anneal_frac)
         lr = sharkfin_lr(step, cfg, l0)
@@ -240,8 +242,10 @@ class Trainer:
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.project_weights:
-            project_(self.sparse, l0, cfg.min_per_unit)
-        return float(loss.detach()), lr, l0, x.numel()
+            measured = project_(self.sparse, l0, cfg.min_per_unit)
+        else:
+            measured = nonzero_fraction(self.sparse.values())
+        return float(loss.detach()), lr, measured, x.numel()
 
     @torch.no_grad()
     def validation_loss(self) -> float:
@@ -260,7 +264,10 @@ class Trainer:
             "sparsity": {
                 **self.spec.__dict__,
                 "l0_target": self.cfg.l0_target,
-                "l0_frac": l0_fraction_at(step, self.cfg.steps, self.cfg.l0_target, self.cfg.anneal_frac),
+                "l0_scheduled": l0_fraction_at(
+                    step, self.cfg.steps, self.cfg.l0_target, self.cfg.anneal_frac
+                ),
+                "l0_frac": nonzero_fraction(self.sparse.values()),
             },
         }
         train_state = {"step": step, "train_config": self.cfg.to_dict()}

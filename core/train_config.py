@@ -16,7 +16,7 @@ class TrainConfig:
     warmup_frac: float = 0.01  # sharkfin: warm up over the first 1% ...
     l0_target: float = 1 / 16  # ... kept fraction of every sparse matrix at the end
     anneal_frac: float = 0.5  # reach l0_target after this fraction of the steps
-    min_per_unit: int = 4  # j: no neuron or channel keeps fewer nonzeros
+    min_per_unit: int = 4  # j: no neuron or channel keeps fewer nonzeros, budget permitting
     dense_embeddings: bool = False
     dense_unembed: bool = False
     dense_biases: bool = False

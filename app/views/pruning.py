@@ -163,14 +163,13 @@ class PruningPanel(QWidget):
         elif isinstance(item, CircuitReady):
             c = item.circuit
             self.status.setText(
-                f"{c.task}: {c.n_nodes} nodes, {c.n_edges} edges, task loss "
+                f"{c.task}: {c.size_text(per_location=False)}; task loss "
                 f"{c.loss_circuit:.3f} (target {c.target_loss}). Opened in the graph."
             )
             log.info(
-                "Pruning finished: %s, %d nodes, %d edges, task loss %.3f",
+                "Pruning finished: %s, %s; task loss %.3f",
                 c.task,
-                c.n_nodes,
-                c.n_edges,
+                c.size_text(),
                 c.loss_circuit,
             )
             self.circuit_ready.emit(c)

@@ -112,7 +112,7 @@ def cmd_prune(args) -> int:
     cal = f", calibration {circuit.calibration}" if circuit.calibration else ""
     reached = "" if circuit.loss_circuit <= circuit.target_loss else " (target NOT reached)"
     print(
-        f"{task.name}: {circuit.n_nodes} nodes, {circuit.n_edges} edges, task loss "
+        f"{task.name}: {circuit.size_text()}; task loss "
         f"{circuit.loss_circuit:.3f} (full model {circuit.loss_full:.3f}, target "
         f"{circuit.target_loss}){reached}{cal} -> {args.out}",
         file=sys.stderr,
@@ -138,13 +138,26 @@ def cmd_eval(args) -> int:
         "logit_diff": result["logit_diff"],
         "n_examples": result["n_examples"],
     }
+    if args.circuit:
+        out["circuit"] = circuit_size(circuit)
     print(
         json.dumps(out)
         if args.json
         else f"{task.name}: task loss {out['task_loss']:.4f}, accuracy {out['accuracy']:.3f} "
         f"on {out['n_examples']} {args.split} examples"
+        + (f"; circuit of {circuit.size_text()}" if args.circuit else "")
     )
     return 0
+
+
+def circuit_size(circuit: Circuit) -> dict:
+    """A circuit's size as the paper counts it, for JSON output."""
+    return {
+        "n_nodes": circuit.n_nodes,
+        "nodes_per_location": circuit.nodes_per_location,
+        "n_edges": circuit.n_edges,
+        "n_residual_edges": circuit.n_residual_edges,
+    }
 
 
 def cmd_check(args) -> int:
@@ -168,5 +181,6 @@ def cmd_check(args) -> int:
     if args.json:
         print(json.dumps(results))
     else:
+        print(f"{circuit.task}: {circuit.size_text()}", file=sys.stderr)
         print(format_table(results, circuit.target_loss, circuit.loss_full))
     return 0

@@ -1,6 +1,9 @@
-"""`sparse-circuits info`: parameters, nonzeros and each matrix's sparsity."""
+"""`sparse-circuits info`: parameters, nonzeros and each matrix's sparsity, as measured in the
+weights (not as the training schedule meant it)."""
 
 from __future__ import annotations
+
+import torch
 
 from ..formats import load_checkpoint
 from ..sparsity import SparsitySpec, sparse_parameters
@@ -22,11 +25,14 @@ def checkpoint_info(path, tokenizer=None) -> dict:
         sparse_names = {
             name for name, p in model.named_parameters() if p.dim() >= 2 and int((p != 0).sum()) < p.numel()
         }
-    matrices, n_params, n_nonzero = [], 0, 0
+    matrices, n_params, n_nonzero, sparse_numel, sparse_nonzero = [], 0, 0, 0, 0
     for name, p in model.named_parameters():
-        nonzero = int((p != 0).sum())
+        nonzero = int(torch.count_nonzero(p))
         n_params += p.numel()
         n_nonzero += nonzero
+        if name in sparse_names:
+            sparse_numel += p.numel()
+            sparse_nonzero += nonzero
         matrices.append(
             {
                 "name": name,
@@ -44,10 +50,14 @@ def checkpoint_info(path, tokenizer=None) -> dict:
         "source_format": ckpt.meta.get("source_format"),
         "path": str(ckpt.path),
         "tokenizer": _tokenizer_source(ckpt),
+        # measured over the sparse matrices; checkpoints written before it was measured in
+        # training stored the schedule's value as l0_frac, which is not read
+        "l0_frac": sparse_nonzero / sparse_numel if sparse_numel else None,
     }
     if settings:
         info["l0_target"] = settings.get("l0_target")
-        info["l0_frac"] = settings.get("l0_frac")
+        # what the schedule keeps at this step (stored as l0_frac before the measure was)
+        info["l0_scheduled"] = settings.get("l0_scheduled", settings.get("l0_frac"))
         info["step"] = ckpt.meta.get("step")
     return info
 
@@ -69,17 +79,23 @@ def format_info(info: dict) -> str:
         f"({info['n_nonzero'] / max(1, info['n_params']):.1%})",
         f"tokenizer: {info['tokenizer'] or 'none found (an OpenAI model needs its tinypython folder)'}",
     ]
-    if info.get("l0_target") is not None:
+    target = info.get("l0_scheduled")
+    if target is not None:
         lines.append(
-            f"trained {info['step']} steps; target kept fraction {info['l0_target']:.4f}, "
-            f"current {info['l0_frac']:.4f}"
+            f"trained {info['step']} steps; kept fraction: final target {info['l0_target']:.4g}, "
+            f"scheduled now {target:.4g}, measured {info['l0_frac']:.4g} "
+            f"({info['l0_frac'] / target:.2f}x the schedule)"
         )
+    elif info.get("l0_frac") is not None:
+        lines.append(f"the sparse matrices hold {info['l0_frac']:.4g} of their entries nonzero")
     width = max(len(m["name"]) for m in info["matrices"])
     for m in info["matrices"]:
         shape = "x".join(map(str, m["shape"]))
         tag = "sparse" if m["sparse"] else "dense"
+        if m["sparse"] and target:
+            tag += f" ({m['nonzero_frac'] / target:.2f}x the schedule)"
         lines.append(
             f"  {m['name']:<{width}}  {shape:>11}  {m['nonzero']:>9,} nonzero "
-            f"({m['nonzero_frac']:6.1%})  {tag}"
+            f"({m['nonzero_frac']:8.3%})  {tag}"
         )
     return "\n".join(lines)

@@ -28,7 +28,7 @@ def run_training(args) -> int:
             elif isinstance(event, TrainEvent):
                 bar.update(event.step - bar.n)
                 bar.set_postfix(
-                    loss=f"{event.loss:.3f}", l0=f"{event.l0_frac:.3f}", tok_s=f"{event.tokens_per_s:,.0f}"
+                    loss=f"{event.loss:.3f}", l0=f"{event.l0_frac:.4g}", tok_s=f"{event.tokens_per_s:,.0f}"
                 )
                 last = event
             elif isinstance(event, Finished):

@@ -1,12 +1,19 @@
 """The default model's report flags circuits whose numbers mislead."""
 
+import json
+from pathlib import Path
+
 from core.build_default import caution_for, format_report
+from core.circuit import Circuit
+
+SHIPPED = Path(__file__).parents[2] / "resources" / "default_model"
 
 ROW = dict(
     task="t",
     target_loss=0.15,
     n_nodes=20,
     n_edges=25,
+    n_residual_edges=4,
     loss_full=0.01,
     loss_circuit=0.13,
     heldout_loss=0.12,
@@ -45,6 +52,18 @@ def test_heldout_above_target_is_flagged_and_reported():
         }
     )
     assert report.count("| t |") == 2 and "Read these with care" in report
+    assert "| task | nodes | edges | residual links |" in report and "| t | 20 | 25 | 4 |" in report
+
+
+def test_the_shipped_report_counts_as_its_circuits_do():
+    report = json.loads((SHIPPED / "report.json").read_text())
+    for row in report["tasks"]:
+        circuit = Circuit.load(SHIPPED / "circuits" / f"{row['task']}.json")
+        assert row["n_nodes"] == circuit.n_nodes, row["task"]
+        assert row["n_edges"] == circuit.n_edges, row["task"]
+        assert row["n_residual_edges"] == circuit.n_residual_edges, row["task"]
+        assert row["nodes_per_location"] == circuit.nodes_per_location, row["task"]
+    assert format_report(report) == (SHIPPED / "REPORT.md").read_text()
 
 
 def test_a_task_no_circuit_reaches_is_flagged_as_such():

@@ -113,6 +113,15 @@ def test_info_accepts_default_like_every_command(capsys):
     assert main(["info", "default", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["path"].endswith("default_model") and info["config"]["n_layer"] == 2
+    # Measured in the weights; the shipped checkpoint stored the schedule's value as l0_frac.
+    sparse = [m for m in info["matrices"] if m["sparse"]]
+    assert info["l0_frac"] == sum(m["nonzero"] for m in sparse) / sum(
+        m["nonzero"] / m["nonzero_frac"] for m in sparse
+    )
+    assert info["l0_scheduled"] == pytest.approx(1 / 16)
+    assert main(["info", "default"]) == 0
+    text = capsys.readouterr().out
+    assert "measured 0.0625 (1.00x the schedule)" in text and "(  6.250%)  sparse" in text
 
 
 def test_a_closed_pipe_ends_the_command_quietly():

@@ -55,8 +55,12 @@ def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
         )
         == 0
     )
-    assert "bracket_counting:" in capsys.readouterr().err
+    err = capsys.readouterr().err
     circuit = json.loads(out.read_text())
+    assert (
+        f"bracket_counting: {circuit['n_nodes']} nodes" in err
+        and f"{circuit['n_edges']} weight edges + {circuit['n_residual_edges']} residual links" in err
+    )
     assert circuit["n_nodes"] == len(circuit["nodes"]) and circuit["task"] == "bracket_counting"
     assert (circuit["calibration"] is not None) == calibrate
     full = run_json(
@@ -91,6 +95,9 @@ def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
             "64",
         ],
     )
+    assert alone["circuit"] == {
+        k: circuit[k] for k in ("n_nodes", "nodes_per_location", "n_edges", "n_residual_edges")
+    }
     checks = run_json(capsys, ["check", str(trained), str(out), "--json", "--examples", "64"])
     assert set(checks) == {
         "sufficiency_loss",
@@ -154,7 +161,9 @@ def test_check_prints_a_table_with_verdicts(capsys, tmp_path, trained):
     )
     capsys.readouterr()
     assert main(["check", str(trained), str(out), "--examples", "32", "--quiet"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    assert "weight edges + " in printed.err and "residual links" in printed.err
+    lines = printed.out.splitlines()
     assert lines[0].split()[:4] == ["check", "value", "better", "verdict"]
     assert any(line.startswith("without circuit") and "higher" in line for line in lines)
     assert lines[-1].startswith("overall: ")

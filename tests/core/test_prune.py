@@ -22,7 +22,7 @@ from core.means import compute_means
 from core.prune import PruneConfig, Pruner, heaviside
 from core.taskeval import evaluate, task_batch
 from core.tasks import BUILTIN_TASKS
-from core.topology import sort_nodes
+from core.topology import LOCATIONS, sort_nodes
 from tests.conftest import tiny_config
 
 
@@ -185,6 +185,46 @@ def test_edges_are_the_nonzero_weights_between_kept_nodes(setup):
     ]
 
 
+def test_circuit_size_counts_weight_edges_and_residual_links_apart():
+    torch.manual_seed(0)
+    model = GPT(tiny_config(afrac=None)).eval()
+    with torch.no_grad():
+        w = model.transformer.h[0].mlp.c_fc.weight
+        w.zero_()
+        w[2, 5], w[3, 5], w[3, 6] = 0.7, -0.2, 0.1
+    nodes = [
+        "0.attn.resid_delta.5",  # writes channel 5, read by the two act_in.5 below
+        "0.mlp.act_in.5",
+        "0.mlp.act_in.6",  # no kept write of channel 6
+        "0.mlp.post_act.2",
+        "0.mlp.post_act.3",
+        "1.attn.act_in.5",  # no q, k or v kept: no weight edge out
+    ]
+    circuit = Circuit("t", 0.15, "mean", nodes, extract_edges(model, nodes), 0.0, 0.0)
+    assert circuit.n_nodes == 6
+    assert circuit.n_edges == 3  # c_fc's W[2, 5], W[3, 5], W[3, 6]: the paper's count
+    assert circuit.n_residual_edges == 2  # 0.attn.resid_delta.5 -> 0.mlp.act_in.5, 1.attn.act_in.5
+    assert circuit.nodes_per_location == {
+        "attn.act_in": 1,
+        "attn.q": 0,
+        "attn.k": 0,
+        "attn.v": 0,
+        "attn.resid_delta": 1,
+        "mlp.act_in": 2,
+        "mlp.post_act": 2,
+        "mlp.resid_delta": 0,
+    }
+    assert list(circuit.nodes_per_location) == list(LOCATIONS)
+    data = circuit.to_dict()
+    assert (data["n_edges"], data["n_residual_edges"]) == (3, 2)
+    assert data["nodes_per_location"] == circuit.nodes_per_location
+    assert circuit.size_text() == (
+        "6 nodes (attn.act_in 1, attn.resid_delta 1, mlp.act_in 2, mlp.post_act 2), "
+        "3 weight edges + 2 residual links"
+    )
+    assert circuit.size_text(per_location=False) == "6 nodes, 3 weight edges + 2 residual links"
+
+
 def test_circuit_json_round_trip_and_graph(tmp_path):
     circuit = Circuit(
         "bracket_counting",
@@ -204,13 +244,15 @@ def test_circuit_json_round_trip_and_graph(tmp_path):
         "target_loss",
         "ablation",
         "n_nodes",
+        "nodes_per_location",
         "n_edges",
+        "n_residual_edges",
         "loss_full",
         "loss_circuit",
         "nodes",
         "edges",
     } <= set(data)
-    assert data["n_nodes"] == 2 and data["n_edges"] == 1
+    assert data["n_nodes"] == 2 and data["n_edges"] == 1 and data["n_residual_edges"] == 0
     again = Circuit.load(tmp_path / "c.json")
     assert again.to_dict() == circuit.to_dict()
     g = again.graph()

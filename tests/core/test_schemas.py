@@ -59,6 +59,38 @@ def test_unknown_keys_are_kept_and_old_files_without_format_load():
     assert circuit.to_dict()["notes"] == {"by": "hand"}
 
 
+def test_an_old_file_whose_n_edges_counted_residual_links_reads_with_the_papers_count():
+    data = good_circuit()
+    data["nodes"] += ["0.attn.resid_delta.5"]
+    data["edges"].append(
+        {"src": "0.attn.resid_delta.5", "dst": "0.mlp.act_in.5", "weight": 1.0, "kind": "residual"}
+    )
+    del data["nodes_per_location"], data["n_residual_edges"]
+    data["n_nodes"], data["n_edges"] = 3, 2  # as written before: weights and residual links
+    circuit = Circuit.from_dict(data, "old.json")
+    assert (circuit.n_edges, circuit.n_residual_edges) == (1, 1)
+    assert circuit.extra == {"prune_seconds": 2.5}  # the stored counts are not kept as extras
+    written = circuit.to_dict()
+    assert (written["n_edges"], written["n_residual_edges"]) == (1, 1)
+    assert written["nodes_per_location"]["attn.resid_delta"] == 1
+    assert list(written)[:8] == [
+        "format",
+        "task",
+        "target_loss",
+        "ablation",
+        "n_nodes",
+        "nodes_per_location",
+        "n_edges",
+        "n_residual_edges",
+    ]
+
+
+def test_stored_counts_are_recomputed_from_the_nodes_and_edges():
+    data = good_circuit()
+    data.update(n_nodes=9, n_edges=9, n_residual_edges=9, nodes_per_location={"attn.q": 9})
+    assert Circuit.from_dict(data).to_dict() == good_circuit()
+
+
 def test_edges_keep_their_keys_as_written():
     data = good_circuit()
     data["edges"] = [{"src": "0.mlp.act_in.5", "dst": "0.mlp.post_act.3", "weight": 1, "w2": 3}]

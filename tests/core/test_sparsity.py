@@ -2,9 +2,11 @@ import pytest
 import torch
 
 from core import GPT
+from core.presets import PRESETS, preset
 from core.sparsity import (
     SparsitySpec,
     abs_topk,
+    floor_that_fits,
     keep_count,
     l0_fraction_at,
     project_,
@@ -38,10 +40,69 @@ def test_topk_mask_floor_per_row_and_column():
     assert int(mask.sum(1).min()) >= 4 and int(mask.sum(0).min()) >= 4
 
 
-def test_topk_mask_floor_beats_budget():
+def test_the_budget_beats_the_floor():
+    torch.manual_seed(0)
     w = torch.randn(10, 10)
     mask = topk_mask(w, 5, min_per_unit=4)
-    assert int(mask.sum(1).min()) >= 4  # the floor wins over k
+    assert int(mask.sum()) == 5  # no floor fits in 5: the 5 largest, wherever they are
+    assert w.abs()[mask].min() >= w.abs()[~mask].max()
+    mask = topk_mask(w, 45, min_per_unit=4)  # a floor of 4 needs at least 40 + 40 - 16 entries
+    assert int(mask.sum()) == 45
+    assert int(mask.sum(1).min()) >= 2 and int(mask.sum(0).min()) >= 2
+
+
+def brute_floor(w: torch.Tensor, k: int, j_max: int) -> int:
+    """The largest j whose per-row and per-column top-j entries number at most k, counted."""
+    s = w.abs()
+    rows, cols = torch.topk(s, j_max, dim=1).indices, torch.topk(s, j_max, dim=0).indices
+    best = 0
+    for j in range(1, j_max + 1):
+        m = torch.zeros_like(w, dtype=torch.bool).scatter_(1, rows[:, :j], True).scatter_(0, cols[:j], True)
+        if int(m.sum()) <= k:
+            best = j
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_floor_is_the_largest_that_fits_and_counts_inside_k(seed):
+    g = torch.Generator().manual_seed(seed)
+    n_rows, n_cols = torch.randint(1, 12, (2,), generator=g).tolist()
+    w = torch.randn(n_rows, n_cols, generator=g)
+    if seed % 2:
+        w = w.round()  # many ties, and zeros
+    k = int(torch.randint(0, n_rows * n_cols + 1, (), generator=g))
+    j_max = min(4, n_rows, n_cols)
+    s = w.abs()
+    rows, cols = torch.topk(s, j_max, dim=1).indices, torch.topk(s, j_max, dim=0).indices
+    j = floor_that_fits(rows, cols, k)
+    assert j == brute_floor(w, k, j_max)
+    mask = topk_mask(w, k, min_per_unit=4)
+    assert int(mask.sum()) == k
+    if j:
+        assert int(mask.sum(1).min()) >= j and int(mask.sum(0).min()) >= j
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_sparse_matrix_of_a_preset_projects_to_its_target(name):
+    """One projection of random weights of every sparse shape of the preset, at its final
+    fraction (the paper's 1/512 for `paper`), keeps the target fraction within 5%, and no row
+    or column is left empty. One matrix at a time: the paper's are 16M entries."""
+    model_config, train_config = preset(name, vocab_size=2048)
+    with torch.device("meta"):  # shapes only, no memory
+        model = GPT(model_config)
+    spec = SparsitySpec(train_config.dense_embeddings, train_config.dense_unembed, train_config.dense_biases)
+    shapes = {tuple(p.shape) for p in sparse_parameters(model, spec).values()}
+    assert shapes
+    fraction = train_config.l0_target
+    for shape in sorted(shapes):
+        torch.manual_seed(0)
+        w = torch.randn(shape)
+        measured = project_({"w": w}, fraction, train_config.min_per_unit)
+        assert measured == pytest.approx(fraction, rel=0.05), shape
+        assert int(torch.count_nonzero(w)) == keep_count(w.numel(), fraction), shape
+        if w.dim() == 2:
+            assert int((w != 0).sum(1).min()) >= 1 and int((w != 0).sum(0).min()) >= 1, shape
+        del w
 
 
 def test_projection_sets_every_sparse_matrix_to_target():
@@ -51,9 +112,11 @@ def test_projection_sets_every_sparse_matrix_to_target():
     with torch.no_grad():
         for p in params.values():
             p.normal_()  # biases start at zero; give every entry a magnitude
-    project_(params, 0.25, min_per_unit=4)
+    measured = project_(params, 0.25, min_per_unit=4)
     for name, p in params.items():
         assert int((p != 0).sum()) == keep_count(p.numel(), 0.25), name
+    total = sum(p.numel() for p in params.values())
+    assert measured == sum(int((p != 0).sum()) for p in params.values()) / total
     assert (model.transformer.h[0].ln_1.weight != 0).all()
 
 

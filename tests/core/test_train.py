@@ -26,6 +26,35 @@ def test_training_lowers_loss_and_writes_metrics(tmp_path, small_stream, tokeniz
     assert "val_loss" in metrics[19] and "val_loss" in metrics[39]
 
 
+def measured_fraction(params) -> float:
+    params = list(params)
+    return sum(int((p != 0).sum()) for p in params) / sum(p.numel() for p in params)
+
+
+def test_logged_l0_frac_is_the_measured_fraction_of_nonzeros(tmp_path, small_stream, tokenizer):
+    # At 1/64 a floor of 4 per row and column alone would hold several times the budget of
+    # the small matrices: the weights must hold what the log says, and the log the target.
+    trainer = Trainer(
+        tmp_path,
+        tiny_config(bias=True),
+        tiny_train_config(steps=12, ckpt_every=12, anneal_frac=0.5, l0_target=1 / 64),
+        small_stream,
+        tokenizer,
+        "cpu",
+    )
+    logged = []
+    for event in trainer.run():
+        if event.kind != "done":
+            assert event.l0_frac == measured_fraction(trainer.sparse.values()), event.step
+            logged.append(event.l0_frac)
+    assert [m["l0_frac"] for m in read_metrics(tmp_path)] == logged
+    assert logged[-1] == pytest.approx(1 / 64, rel=0.05)
+    ckpt = load_checkpoint(tmp_path)
+    params = dict(ckpt.model.named_parameters())
+    assert ckpt.meta["sparsity"]["l0_frac"] == measured_fraction(params[n] for n in trainer.sparse)
+    assert ckpt.meta["sparsity"]["l0_scheduled"] == pytest.approx(1 / 64)
+
+
 def test_checkpoint_holds_sparse_weights_at_target(tmp_path, small_stream, tokenizer):
     trainer = make_trainer(tmp_path, small_stream, tokenizer)
     list(trainer.run())
