@@ -24,6 +24,7 @@ class FileMenu(QObject):
         self.window, self.session = window, window.session
         self.recent = RecentFiles(window.settings)
         self.recent_menu: QMenu | None = None
+        self.session.job_failed.connect(self._on_job_failed)
 
     def build(self, menu: QMenu) -> None:
         add = self.window._action
@@ -67,9 +68,18 @@ class FileMenu(QObject):
 
     # ---- opening ---------------------------------------------------------------------------
 
+    def _on_job_failed(self, what: str, message: str) -> None:
+        log.warning("Could not %s: %s", what, message)
+        then = (
+            "Nothing was changed."
+            if self.session.bench is not None
+            else "Use File ▸ Open checkpoint to open another model."
+        )
+        QMessageBox.warning(self.window, f"Could not {what}", f"{message}\n\n{then}")
+
     def open_default(self) -> None:
-        if self.guard("open the default model", self.session.open_default):
-            self.window.say("Opened the default model", 5000)
+        """In the background, like every model: the window stays live while it loads."""
+        self.session.open_default_in_background(lambda: self.window.say("Opened the default model", 5000))
 
     def open_checkpoint(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -79,8 +89,8 @@ class FileMenu(QObject):
             self.open_model(folder)
 
     def open_model(self, folder) -> None:
-        if self.guard("open the checkpoint", self.session.open_model, folder):
-            self._done("checkpoint", folder, "Opened the checkpoint")
+        done = lambda: self._done("checkpoint", folder, "Opened the checkpoint")  # noqa: E731
+        self.session.open_in_background(folder, done)
 
     def open_circuit(self, path=None) -> None:
         path = (
@@ -99,13 +109,17 @@ class FileMenu(QObject):
                 self.window, "Open a workspace", self.start_in("workspace"), FILE_FILTER
             )[0]
         )
-        if path and self.guard("open the workspace", self._restore_workspace, path):
-            self._done("workspace", path, "Opened the workspace")
+        if path:
+            self.guard("open the workspace", self._restore_workspace, path)
 
     def _restore_workspace(self, path) -> None:
         workspace = load_workspace(path)
-        self.session.restore_workspace(workspace, str(path))
-        self.window.threshold.setValue(workspace.edge_threshold)
+
+        def restored():
+            self.window.threshold.setValue(workspace.edge_threshold)
+            self._done("workspace", path, "Opened the workspace")
+
+        self.session.restore_workspace_in_background(workspace, str(path), restored)
 
     # ---- saving ----------------------------------------------------------------------------
 

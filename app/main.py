@@ -12,9 +12,7 @@ def run_app(
     """The app. With `screenshot`, it saves the window as PNG once the default circuit shows
     and exits: proof that a build opens its window, and how long that takes from `launched`."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from core.fileio import FileFormatError
+    from PySide6.QtWidgets import QApplication
 
     from .window import MainWindow
 
@@ -23,19 +21,16 @@ def run_app(
     app.setOrganizationName("SparseCircuits")
     window = MainWindow()
     window.show()
-    try:
-        window.session.open_default()
-    except (FileFormatError, ValueError, OSError) as e:
-        QMessageBox.warning(
-            window,
-            "Could not open the default model",
-            f"{e}\n\nUse File ▸ Open checkpoint to open another model.",
-        )
+
+    window.files.open_default()
     if screenshot is None:
         return app.exec()
     saved = []
 
     def capture():
+        if window.session.busy:  # the default model is still opening
+            QTimer.singleShot(50, capture)
+            return
         app.processEvents()
         saved.append(window.grab().save(screenshot))
         circuit = window.session.circuit

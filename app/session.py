@@ -9,19 +9,29 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
-from core.outputs import Prediction, predict
+from core.outputs import ExampleScores, Prediction, predict, score_examples
+from core.pipelines.events import ModelOpened, Progress, Status
+from core.pipelines.opening import open_workbench
 from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
 
+from .workers import LatestWorker
 from .workspace import Workspace, check_against_model
 
 log = logging.getLogger(__name__)
+
+# Work that would hold the window for more than a frame or two runs in a worker: a graph of
+# more nodes than this (the shipped model's whole graph, 2,816 nodes, takes ~250 ms to lay
+# out), and the forward pass of a model with more parameters than this (~10 ms at 5M).
+INLINE_GRAPH_NODES = 1000
+INLINE_MODEL_PARAMS = 20_000_000
+N_EXAMPLES = 32  # held-out examples of the current task, scored one by one
 
 
 class SetInterventions(QUndoCommand):
@@ -47,6 +57,13 @@ class Session(QObject):
     selection_changed = Signal()
     position_changed = Signal()
     graph_changed = Signal()
+    task_changed = Signal()
+    scores_changed = Signal()  # the task's examples were scored (`scores`)
+    # A model being opened in the background: what is being done, steps done, of all (0: not
+    # known); `job_done` when it is over, `job_failed` (what, why) when it failed.
+    job_progress = Signal(str, int, int)
+    job_done = Signal()
+    job_failed = Signal(str, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,24 +82,108 @@ class Session(QObject):
         self.undo_stack = QUndoStack(self)
         self.graph_mode = "circuit"  # "circuit", "neighbours" or "model"
         self.graph = None  # GraphData of what the graph view shows
+        self._opening = LatestWorker()
+        self._when_opened = None  # what to do with the bench once the job has opened it
+        self._opening_what = self._error_prefix = ""
+        self._graph_job = LatestWorker()
+        self._predict_job = LatestWorker()
+        self._scores_job = LatestWorker()
+        self.scores: ExampleScores | None = None  # of the task's examples, None while computing
+        self._rescore_timer = QTimer(self)
+        self._rescore_timer.setSingleShot(True)
+        self._rescore_timer.setInterval(150)
+        self._rescore_timer.timeout.connect(self._start_scoring)
 
     # ---- documents -------------------------------------------------------------------------
 
     def open_model(self, path) -> None:
+        """Open a model here and now (scripts and tests); the app uses `open_in_background`."""
         bench = Workbench(path)
-        _ = bench.means  # computed (or read from cache) once, up front
+        _ = bench.means
+        self._install(bench)
+
+    def open_default(self) -> None:
+        self.open_model(default_model_dir())
+        self._open_default_circuit()
+
+    def open_in_background(self, path, then=None, what: str = "open the checkpoint") -> None:
+        """Open a model in a worker thread, with progress, so that the window stays live; the
+        open document is unchanged until it has loaded. Then `then()` runs. A failure is
+        reported by `job_failed(what, message)` and changes nothing. A newer open wins."""
+
+        def install(bench):
+            self._install(bench)
+            if then is not None:
+                then()
+
+        self._start_opening(path, install, what)
+
+    def open_default_in_background(self, then=None) -> None:
+        def circuit_then():
+            self._open_default_circuit()
+            if then is not None:
+                then()
+
+        self.open_in_background(default_model_dir(), circuit_then, "open the default model")
+
+    @property
+    def busy(self) -> bool:
+        """A model is being opened."""
+        return self._opening.running()
+
+    def stop_jobs(self, timeout_ms: int = 5000) -> bool:
+        self._rescore_timer.stop()
+        jobs = (self._opening, self._graph_job, self._predict_job, self._scores_job)
+        return all([job.stop(timeout_ms) for job in jobs])
+
+    def _start_opening(self, path, when_opened, what: str, error_prefix: str = "") -> None:
+        self._when_opened, self._opening_what, self._error_prefix = when_opened, what, error_prefix
+        self.job_progress.emit(f"Opening {Path(path).name}…", 0, 0)
+        self._opening.start(
+            lambda: open_workbench(path), self._on_opening_item, self._on_opening_error, self._on_opening_end
+        )
+
+    def _on_opening_item(self, item) -> None:
+        if not self._opening.is_current(self.sender()):
+            return
+        if isinstance(item, Status):
+            self.job_progress.emit(item.text[:1].upper() + item.text[1:], 0, 0)
+        elif isinstance(item, Progress):
+            self.job_progress.emit(item.text[:1].upper() + item.text[1:], item.done, item.total)
+        elif isinstance(item, ModelOpened):
+            self._opening.release()
+            when_opened, self._when_opened = self._when_opened, None
+            try:
+                when_opened(item.bench)
+            except (FileFormatError, ValueError, OSError) as e:
+                self.job_failed.emit(self._opening_what, str(e))
+            self.job_done.emit()
+
+    def _on_opening_error(self, message: str) -> None:
+        if self._opening.is_current(self.sender()):
+            self._opening.release()
+            self.job_failed.emit(self._opening_what, self._error_prefix + message.split("\n\n")[0])
+            self.job_done.emit()
+
+    def _on_opening_end(self, completed: bool) -> None:
+        if self._opening.is_current(self.sender()):  # cancelled before it had opened
+            self._opening.release()
+            self.job_done.emit()
+
+    def _install(self, bench: Workbench) -> None:
         self.bench = bench
         self.circuit = self.circuit_path = None
         self.interventions = []
         self.selection = []
         self.undo_stack.clear()
         self.baseline = self.current = None  # stale: they describe the previous model
+        self.graph = None  # likewise, until the new model's graph is laid out
         self.model_changed.emit()
         self.rebuild_graph()
         self.set_prompt(self.prompt, self.example)
+        self.rescore()
 
-    def open_default(self) -> None:
-        self.open_model(default_model_dir())
+    def _open_default_circuit(self) -> None:
         circuit_path = default_model_dir() / "circuits" / "single_double_quote.json"
         if circuit_path.is_file():
             self.open_circuit(circuit_path)
@@ -106,9 +207,36 @@ class Session(QObject):
         self.circuit_changed.emit()
 
     def set_task(self, task) -> None:
+        """The current task: its first held-out example becomes the prompt, and its examples
+        are scored."""
         self.task = task
-        example = task.examples(1, "heldout")[0]
+        self.task_changed.emit()
+        example = self.task_examples()[0]
         self.set_prompt(example.prompt, example)
+        self.rescore()
+
+    def task_examples(self) -> list[Example]:
+        """The current task's held-out examples that the Examples panel steps through."""
+        return self.task.examples(N_EXAMPLES, "heldout") if self.task is not None else []
+
+    def set_candidates(self, correct: str, incorrect: str) -> None:
+        """The user's own correct and incorrect continuations of the prompt: each must be one
+        token of the model's vocabulary (ValueError says which is not)."""
+        tokenizer = self.bench.tokenizer
+        for what, text in (("correct", correct), ("incorrect", incorrect)):
+            if not text:
+                raise ValueError(f"the {what} continuation is empty")
+            if tokenizer.token_id(text) is None:
+                pieces = [tokenizer.token_text(i) for i in tokenizer.encode(text)]
+                raise ValueError(
+                    f"the {what} continuation {text!r} is not one token of this model's vocabulary "
+                    f"(it is {len(pieces)}: {' | '.join(map(repr, pieces))})"
+                )
+        if correct == incorrect:
+            raise ValueError("the correct and incorrect continuations are the same token")
+        self.example = Example(self.prompt, correct, incorrect)
+        self.prompt_changed.emit()
+        self.recompute(baseline=True)
 
     def set_graph_mode(self, mode: str) -> None:
         if mode not in ("circuit", "neighbours", "model"):
@@ -117,20 +245,47 @@ class Session(QObject):
         self.rebuild_graph()
 
     def rebuild_graph(self) -> None:
+        """The graph of the view's nodes; a large one is laid out in a worker (graph_changed
+        is emitted when it is ready, and a newer request supersedes it)."""
         from .views.graph_layout import build_graph, neighbourhood
 
+        self._graph_job.cancel()
         if self.bench is None:
             return
-        model = self.bench.model
-        mode = self.graph_mode if self.circuit is not None else "model"
-        if mode == "circuit":
-            nodes = self.circuit.nodes
-        elif mode == "neighbours":
-            nodes = neighbourhood(model, self.circuit.nodes)
+        model, circuit = self.bench.model, self.circuit
+        mode = self.graph_mode if circuit is not None else "model"
+
+        def nodes() -> list[str]:
+            if mode == "circuit":
+                return circuit.nodes
+            if mode == "neighbours":
+                return neighbourhood(model, circuit.nodes)
+            return model.topology.all_nodes()
+
+        small = len(circuit.nodes) if mode == "circuit" else model.topology.n_nodes
+        if small <= INLINE_GRAPH_NODES:
+            self._set_graph(build_graph(model, nodes()))
         else:
-            nodes = model.topology.all_nodes()
-        self.graph = build_graph(model, nodes)
+            self._graph_job.start(
+                lambda: (build_graph(model, nodes()) for _ in range(1)),
+                self._on_graph_built,
+                self._on_graph_failed,
+                None,
+            )
+
+    def _set_graph(self, graph) -> None:
+        self.graph = graph
         self.graph_changed.emit()
+
+    def _on_graph_built(self, graph) -> None:
+        if self._graph_job.is_current(self.sender()):
+            self._graph_job.release()
+            self._set_graph(graph)
+
+    def _on_graph_failed(self, message: str) -> None:
+        if self._graph_job.is_current(self.sender()):
+            self._graph_job.release()
+            log.error("Could not lay out the graph: %s", message)
 
     # ---- prompt and position ---------------------------------------------------------------
 
@@ -196,6 +351,7 @@ class Session(QObject):
         self.interventions = list(interventions)
         self.interventions_changed.emit()
         self.recompute(baseline=False)
+        self.rescore()
 
     # ---- selection -------------------------------------------------------------------------
 
@@ -206,20 +362,80 @@ class Session(QObject):
     # ---- the forward pass ------------------------------------------------------------------
 
     def recompute(self, baseline: bool) -> None:
+        """The outputs with and without the interventions. A large model's forward pass runs
+        in a worker (predictions_changed is emitted when it is done; the newest request wins)."""
+        self._predict_job.cancel()
         if self.bench is None or not self.ids:
             self.baseline = self.current = None
             self.predictions_changed.emit()
             return
-        model, tok = self.bench.model, self.bench.tokenizer
-        if baseline or self.baseline is None:
-            self.baseline = predict(model, tok, self.ids, (), None, self.candidates, self.position)
-        if self.interventions:
-            self.current = predict(
-                model, tok, self.ids, self.interventions, self.bench.means, self.candidates, self.position
-            )
+        model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
+        ids, candidates, position = list(self.ids), self.candidates, self.position
+        interventions = list(self.interventions)
+        old_baseline = None if baseline else self.baseline
+
+        def compute() -> tuple[Prediction, Prediction]:
+            base = old_baseline or predict(model, tok, ids, (), None, candidates, position)
+            if not interventions:
+                return base, base
+            return base, predict(model, tok, ids, interventions, means, candidates, position)
+
+        if self.bench.n_params <= INLINE_MODEL_PARAMS:
+            self._set_predictions(compute())
         else:
-            self.current = self.baseline
+            self._predict_job.start(
+                lambda: (compute() for _ in range(1)), self._on_predicted, self._on_predict_failed, None
+            )
+
+    def rescore(self) -> None:
+        """Score the task's examples with and without the interventions, in a worker (they
+        are a table beside the outputs: they may arrive a moment later). Started after a short
+        pause, so that a burst of changes scores once and the outputs update first."""
+        self._scores_job.cancel()
+        self.scores = None
+        self.scores_changed.emit()
+        self._rescore_timer.start()
+
+    @property
+    def scoring(self) -> bool:
+        return self._rescore_timer.isActive() or self._scores_job.running()
+
+    def _start_scoring(self) -> None:
+        if self.bench is None or self.task is None:
+            return
+        model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
+        examples, interventions = self.task_examples(), list(self.interventions)
+        self._scores_job.start(
+            lambda: (score_examples(model, tok, examples, interventions, means) for _ in range(1)),
+            self._on_scored,
+            self._on_score_failed,
+            None,
+        )
+
+    def _on_scored(self, scores: ExampleScores) -> None:
+        if self._scores_job.is_current(self.sender()):
+            self._scores_job.release()
+            self.scores = scores
+            self.scores_changed.emit()
+
+    def _on_score_failed(self, message: str) -> None:
+        if self._scores_job.is_current(self.sender()):
+            self._scores_job.release()
+            log.warning("Could not score the task's examples: %s", message.split("\n\n")[0])
+
+    def _set_predictions(self, predictions: tuple[Prediction, Prediction]) -> None:
+        self.baseline, self.current = predictions
         self.predictions_changed.emit()
+
+    def _on_predicted(self, predictions) -> None:
+        if self._predict_job.is_current(self.sender()):
+            self._predict_job.release()
+            self._set_predictions(predictions)
+
+    def _on_predict_failed(self, message: str) -> None:
+        if self._predict_job.is_current(self.sender()):
+            self._predict_job.release()
+            log.error("Could not run the model on the prompt: %s", message)
 
     # ---- workspaces ------------------------------------------------------------------------
 
@@ -244,12 +460,41 @@ class Session(QObject):
         """Open a workspace. Everything is loaded and checked first: on an error (a
         FileFormatError naming `source` and the field) the session is left as it was."""
         bench = self.bench
-        if bench is None or Path(bench.name).resolve() != resolve_model_path(ws.model).resolve():
+        if not self._is_open(ws.model):
             try:
                 bench = Workbench(ws.model)
                 _ = bench.means
             except (FileFormatError, ValueError, OSError) as e:
                 raise FileFormatError(f"{source}: field 'model': {e}") from None
+        self._apply_workspace(ws, bench, source)
+
+    def restore_workspace_in_background(self, ws: Workspace, source: str, then=None) -> None:
+        """`restore_workspace` with the model (when it is not the open one) opened in a
+        worker; failures are reported by `job_failed`, and change nothing."""
+        what = "open the workspace"
+        if self._is_open(ws.model):
+            self._apply_workspace(ws, self.bench, source)
+            if then is not None:
+                then()
+            return
+
+        def apply(bench):
+            self._apply_workspace(ws, bench, source)
+            if then is not None:
+                then()
+
+        try:
+            path = resolve_model_path(ws.model)
+        except (ValueError, OSError) as e:
+            raise FileFormatError(f"{source}: field 'model': {e}") from None
+        self._start_opening(path, apply, what, f"{source}: field 'model': ")
+
+    def _is_open(self, model: str) -> bool:
+        return self.bench is not None and (
+            Path(self.bench.name).resolve() == resolve_model_path(model).resolve()
+        )
+
+    def _apply_workspace(self, ws: Workspace, bench: Workbench, source: str) -> None:
         check_against_model(ws, bench.model, bench.tokenizer, source)
         model_changed = bench is not self.bench
         self.bench = bench
@@ -264,13 +509,16 @@ class Session(QObject):
         self.position = ws.position
         self.baseline = self.current = None
         if model_changed:
+            self.graph = None
             self.model_changed.emit()
         self.rebuild_graph()
         self.circuit_changed.emit()
         self.prompt_changed.emit()
         self.interventions_changed.emit()
         self.selection_changed.emit()
+        self.task_changed.emit()
         self.recompute(baseline=True)
+        self.rescore()
 
     @property
     def model_ref(self) -> str:

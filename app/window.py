@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QSizePolicy,
     QSlider,
     QToolBar,
@@ -54,6 +55,7 @@ class CircuitSummary(QLabel):
         self.setWordWrap(True)
         session.circuit_changed.connect(self.refresh)
         session.model_changed.connect(self.refresh)
+        session.task_changed.connect(self.refresh)
 
     def refresh(self) -> None:
         c = self.session.circuit
@@ -82,6 +84,12 @@ class CircuitSummary(QLabel):
         else:
             text += "<br><i>No faithfulness checks recorded for this circuit.</i>"
             self.setToolTip("")
+        task = self.session.task
+        if task is not None and task.name != c.task:
+            text += (
+                f"<br><b style='color:#c0392b'>This circuit was pruned for {c.task}; the current "
+                f"task is {task.name}.</b> Its numbers say nothing about {task.name}."
+            )
         self.setText(text)
 
 
@@ -182,6 +190,7 @@ class MainWindow(QMainWindow):
         self.inspector.setMinimumWidth(240)
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
+        self.examples = self.outputs.examples
         inspector = self._dock("Node inspector", self.inspector, Qt.LeftDockWidgetArea)
         self.training = TrainingPanel()
         self.pruning = PruningPanel(self.session)
@@ -203,6 +212,11 @@ class MainWindow(QMainWindow):
             "uses the best device unless you choose one"
         )
         self.statusBar().addPermanentWidget(self.device_label)
+        self.job_bar = QProgressBar()
+        self.job_bar.setMaximumWidth(160)
+        self.job_bar.setTextVisible(False)
+        self.job_bar.hide()
+        self.statusBar().addPermanentWidget(self.job_bar)
         self.say("Ready")
 
         s = self.session
@@ -212,6 +226,8 @@ class MainWindow(QMainWindow):
         s.selection_changed.connect(lambda: self.graph.set_selection(s.selection))
         s.model_changed.connect(self._update_status)
         s.circuit_changed.connect(self._update_status)
+        s.job_progress.connect(self._on_job_progress)
+        s.job_done.connect(self._on_job_done)
         self.graph.node_clicked.connect(lambda node, add: s.select([node], add))
         self.graph.ablate_requested.connect(lambda kind, targets, mode: s.ablate(kind, targets, mode))
         self.graph.restore_requested.connect(s.restore)
@@ -300,14 +316,19 @@ class MainWindow(QMainWindow):
         s = self.session
         i = self.mode_box.findData(s.graph_mode if s.circuit is not None else "model")
         self.mode_box.setCurrentIndex(i)
-        self.graph.set_graph(s.graph)
+        current = s.current
+        self.graph.set_graph(
+            s.graph, current.activations if current else None, current.position if current else 0
+        )
         self._on_threshold(self.threshold.value())
         self._on_interventions()
         self.graph.set_selection(s.selection)
-        self._recolour()
+        self.inspector.refresh_prompt()
 
     def _recolour(self) -> None:
         s = self.session
+        if s.graph is None:
+            return  # a new model's graph is still being laid out
         self.graph.set_activations(
             s.current.activations if s.current else None, s.current.position if s.current else 0
         )
@@ -395,6 +416,16 @@ class MainWindow(QMainWindow):
         if reason:
             self.say(f"Ablation effect overlay off: {reason}", 5000)
 
+    def _on_job_progress(self, text: str, done: int, total: int) -> None:
+        self.job_bar.setRange(0, total)  # 0, 0: busy, length unknown
+        self.job_bar.setValue(done)
+        self.job_bar.show()
+        self.say(f"{text} {done}/{total}" if total else text)
+
+    def _on_job_done(self) -> None:
+        self.job_bar.hide()
+        self.say("Ready", 2000)
+
     def _update_status(self) -> None:
         s = self.session
         title = "Sparse Circuits"
@@ -466,6 +497,7 @@ class MainWindow(QMainWindow):
         self.pruning.stop()
         self.effects.shutdown()
         self.sampler.stop()
+        self.session.stop_jobs()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.settings.sync()

@@ -6,6 +6,7 @@ and cached beside the checkpoint as `means.safetensors`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import torch
@@ -17,16 +18,20 @@ from .data.stream import TokenStream
 MEANS_FILE = "means.safetensors"
 
 
-@torch.no_grad()
-def compute_means(
+def compute_means(model, stream: TokenStream, **kwargs) -> dict[str, torch.Tensor]:
+    """{hook name or `<linear>:in`: mean over positions and sequences, [width]}."""
+    return _drain(iter_means(model, stream, **kwargs))
+
+
+def iter_means(
     model,
     stream: TokenStream,
     n_batches: int = 8,
     batch_size: int = 16,
     seq_len: int | None = None,
     seed: int = 1234,
-) -> dict[str, torch.Tensor]:
-    """{hook name or `<linear>:in`: mean over positions and sequences, [width]}."""
+) -> Generator[tuple[int, int], None, dict[str, torch.Tensor]]:
+    """`compute_means` one batch at a time: yields (batches done, of all); returns the means."""
     seq_len = min(seq_len or model.config.block_size, model.config.block_size)
     device = next(model.parameters()).device
     sums: dict[str, torch.Tensor] = {}
@@ -40,17 +45,25 @@ def compute_means(
     # edge's mean ablation replaces the input channel by).
     hooks = [(name, lambda x, n: add(n, x)) for name in model.hook_points]
     hooks += [(key, lambda out, n, inp: add(f"{n}:in", inp)) for key in model.topology.linears()]
-    with model.hooks(hooks):
-        for i in range(n_batches):
-            x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")
+    for i in range(n_batches):
+        x, _ = stream.batch(i, batch_size, seq_len, seed, split="train")
+        with torch.no_grad(), model.hooks(hooks):
             model(x.to(device))
-            count += x.numel()
+        count += x.numel()
+        yield i + 1, n_batches
     return {name: (s / count).cpu() for name, s in sums.items()}
 
 
 def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[str, torch.Tensor]:
     """Means cached in `folder` if present and matching the model, else computed (and cached
     there when the folder is writable). `stream_factory()` gives the corpus token stream."""
+    return _drain(iter_load_or_compute_means(model, folder, stream_factory))
+
+
+def iter_load_or_compute_means(
+    model, folder: Path | None, stream_factory: Callable[[], TokenStream]
+) -> Generator[tuple[int, int], None, dict[str, torch.Tensor]]:
+    """`load_or_compute_means`, yielding (batches done, of all) while it computes."""
     path = Path(folder) / MEANS_FILE if folder else None
     if path is not None and path.is_file():
         try:
@@ -59,7 +72,7 @@ def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[st
                 return means
         except (SafetensorError, OSError):
             pass
-    means = compute_means(model, stream_factory())
+    means = yield from iter_means(model, stream_factory())
     if path is not None:
         try:
             tmp = path.with_name(f".{path.name}.tmp")
@@ -68,3 +81,12 @@ def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[st
         except OSError:
             pass  # a read-only checkpoint: use the means without caching them
     return means
+
+
+def _drain(generator: Generator):
+    """Run a generator to its end and give its return value."""
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value

@@ -1,5 +1,6 @@
 """What the model says about a prompt, with or without interventions: the next-token top k,
-the task candidates' probabilities, and every node's activation (for colouring the graph)."""
+the task candidates' probabilities, and every node's activation (for colouring the graph);
+and how it scores a task's examples one by one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from .interventions import applied
+from .taskeval import encode_examples, per_example
 
 
 @dataclass
@@ -52,3 +54,35 @@ def predict(
             diff = float(row[cid[0]] - row[cid[1]])
     acts = {loc: cache[loc][0].float().cpu().numpy() for loc in locations}
     return Prediction(position, top, probs.cpu().numpy(), pair, diff, acts)
+
+
+@dataclass
+class ExampleScores:
+    """A task's examples scored by the model as it is and under the interventions."""
+
+    examples: list  # of Example, the ones that could be scored
+    loss: list[float]  # two-token loss per example, lower is better
+    logit_diff: list[float]  # correct minus incorrect logit
+    loss_now: list[float]  # the same under the interventions
+    logit_diff_now: list[float]
+    rejected: list  # (Example, why it cannot be scored)
+
+
+def score_examples(model, tokenizer, examples, interventions=(), means=None) -> ExampleScores:
+    """Each example's loss and logit difference, with and without the interventions."""
+    batch = encode_examples(examples, tokenizer, model.config.block_size)
+    batch = batch.to(next(model.parameters()).device)
+    base = per_example(model, batch)
+    if interventions:
+        with applied(model, interventions, means):
+            now = per_example(model, batch)
+    else:
+        now = base
+    return ExampleScores(
+        batch.examples,
+        base["task_loss"],
+        base["logit_diff"],
+        now["task_loss"],
+        now["logit_diff"],
+        batch.rejected,
+    )

@@ -119,3 +119,13 @@ def evaluate(model, batch: TaskBatch, calibration: dict | None = None) -> dict:
         "logit_diff": float((pair[:, 0] - pair[:, 1]).mean()),
         "n_examples": len(batch),
     }
+
+
+@torch.no_grad()
+def per_example(model, batch: TaskBatch, calibration: dict | None = None) -> dict[str, list[float]]:
+    """`evaluate`, example by example: {"task_loss": [N], "logit_diff": [N]}."""
+    pair = calibrated(candidate_logits(model(batch.input_ids), batch).float(), calibration)
+    return {
+        "task_loss": two_token_loss(pair, reduce=False).tolist(),
+        "logit_diff": (pair[:, 0] - pair[:, 1]).tolist(),
+    }

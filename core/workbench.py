@@ -12,7 +12,7 @@ from .data.corpus import resources_dir
 from .data.sources import load_training_data
 from .data.stream import TokenStream
 from .formats import Checkpoint, load_checkpoint
-from .means import load_or_compute_means
+from .means import iter_load_or_compute_means, load_or_compute_means
 from .provenance import fingerprint
 from .taskeval import TaskBatch, task_batch
 from .tasks import Task
@@ -59,6 +59,10 @@ class Workbench:
         return "default" if Path(self.checkpoint.path).resolve() == default else self.name
 
     @cached_property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self.model)
 
@@ -77,6 +81,19 @@ class Workbench:
         """Cached beside the checkpoint (computed and written there the first time, when the
         folder is writable)."""
         return load_or_compute_means(self.model, self.checkpoint.path, self.stream)
+
+    @torch.no_grad()
+    def warm_up(self) -> None:
+        """One short forward pass: torch's first call of a model is several times slower than
+        the next ones."""
+        self.model(torch.zeros(1, min(8, self.model.config.block_size), dtype=torch.long, device=self.device))
+
+    def iter_means(self):
+        """Read or compute the means, yielding (batches done, of all) while computing."""
+        if "means" not in self.__dict__:
+            self.__dict__["means"] = yield from iter_load_or_compute_means(
+                self.model, self.checkpoint.path, self.stream
+            )
 
     def batch(self, task: Task, n: int = 256, split: str = "train", seed: int = 0) -> TaskBatch:
         return task_batch(task, self.tokenizer, self.model.config.block_size, n, split, seed).to(self.device)

@@ -18,7 +18,7 @@ from core.topology import LABEL, LOCATIONS, Node
 from .edge_raster import EdgeRaster
 from .graph_layout import GraphData
 
-N_COLOURS = 21
+N_COLOURS = 11  # like ColorBrewer's diverging schemes, which stop at 11 classes
 WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
 LARGE_GRAPH_EDGES = 5000
 POSITIVE, NEGATIVE = (214, 96, 77), (67, 147, 195)
@@ -67,9 +67,17 @@ class GraphView(pg.PlotWidget):
         self.edge_raster = EdgeRaster(self.getViewBox())
         self.edge_raster.setZValue(1)
         self.addItem(self.edge_raster)
-        self.nodes_item = pg.ScatterPlotItem(size=11, pen=pg.mkPen(90, 90, 90, 160), pxMode=True)
-        self.nodes_item.setZValue(10)
-        self.addItem(self.nodes_item)
+        # One item per colour: a uniform style is pyqtgraph's fast path (a brush per spot
+        # costs ~5 us each, 0.1 s for 20,000 nodes, on every recolouring).
+        self.node_items = []
+        for brush in self.palette_brushes:
+            item = pg.ScatterPlotItem(size=11, pen=pg.mkPen(90, 90, 90, 160), brush=brush, pxMode=True)
+            item.setZValue(10)
+            item.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            self.addItem(item)
+            self.node_items.append(item)
+        self.colour_index = np.zeros(0, dtype=np.int64)  # per node, into the palette
+        self._drawn_graph = None  # the graph whose nodes the items hold
         self.cross_item = pg.ScatterPlotItem(
             size=13, symbol="x", pen=None, brush=pg.mkBrush(30, 30, 30), pxMode=True
         )
@@ -97,14 +105,14 @@ class GraphView(pg.PlotWidget):
 
     # ---- content ---------------------------------------------------------------------------
 
-    def set_graph(self, graph: GraphData) -> None:
+    def set_graph(self, graph: GraphData, activations=None, position: int = 0) -> None:
+        """Draw a graph, its nodes coloured by `activations` (see set_activations)."""
         self.graph = graph
         self._hovered = None
         self.hover_item.setData(np.zeros(0), np.zeros(0))
-        self.values = np.zeros(len(graph.nodes))
         self._draw_labels()
         self._draw_edges()
-        self._draw_nodes()
+        self.set_activations(activations, position)
         self._draw_overlays()
         self.fit()
 
@@ -120,10 +128,9 @@ class GraphView(pg.PlotWidget):
             return
         values = np.zeros(len(self.graph.nodes))
         if activations is not None:
-            scale = {loc: float(np.abs(a[position]).max()) or 1.0 for loc, a in activations.items()}
-            for i, node in enumerate(self.graph.nodes):
-                n = Node.parse(node)
-                values[i] = activations[n.site][position, n.index] / scale[n.site]
+            for site, (rows, channels) in self.graph.by_site().items():
+                acts = activations[site][position]
+                values[rows] = acts[channels] / (float(np.abs(acts).max()) or 1.0)
         self.values = values
         self.activations, self.position = activations, position
         self._draw_nodes()
@@ -155,6 +162,8 @@ class GraphView(pg.PlotWidget):
         return colour.red(), colour.green(), colour.blue()
 
     def _draw_labels(self) -> None:
+        if len(self._labels) == len(LOCATIONS) + self.graph.n_layer:
+            return  # the same rows and layers: the labels stand
         for item in self._labels:
             self.removeItem(item)
         self._labels = []
@@ -174,12 +183,18 @@ class GraphView(pg.PlotWidget):
         if g is None or len(g.src) == 0:
             self.edge_raster.set_layers([])
             return
+        threshold, background = self.threshold, self.background_rgb()
+        # A large graph's layers are worked out by the painter threads, not here.
+        self.edge_raster.set_layers(lambda: self.edge_layers(g, threshold, background), len(g.src))
+
+    @staticmethod
+    def edge_layers(g: GraphData, threshold: float, background) -> tuple[list, bool]:
+        """([(segment xy [2E, 2], pen), ...] in drawing order, antialias): the edges at or above
+        `threshold`, by sign and by weight quartile (numpy and pens only: any thread)."""
         magnitude = np.abs(g.weight)
-        shown = magnitude >= self.threshold
+        shown = magnitude >= threshold
         top = np.quantile(magnitude[shown], [0.5, 0.8, 0.95]) if shown.any() else [0, 0, 0]
         bucket = np.searchsorted(top, magnitude)
-        # Wide or antialiased lines cost ~20x more in Qt's raster engine: a large graph gets
-        # hairlines, and weight shows in opacity alone.
         # All edges go into one cached image (see EdgeRaster). A large graph gets hairlines
         # without antialiasing, its weights shown by opacity: wide antialiased strokes cost
         # ~20x more in Qt's raster engine.
@@ -194,20 +209,33 @@ class GraphView(pg.PlotWidget):
                 xy[0::2] = g.pos[g.src[mask]]
                 xy[1::2] = g.pos[g.dst[mask]]
                 if large:  # opaque strokes blend ~3x faster; fade toward the background
-                    pen = pg.mkPen(*faded(rgb, 0.35 + 0.2 * b, self.background_rgb()), width=1)
+                    pen = pg.mkPen(*faded(rgb, 0.35 + 0.2 * b, background), width=1)
                 else:
                     pen = pg.mkPen(*rgb, 90 + 40 * b, width=width)
                 layers.append((xy, pen))
-        self.edge_raster.set_layers(layers, antialias=not large)
+        return layers, not large
 
     def _draw_nodes(self) -> None:
         g = self.graph
         if g is None:
             return
         values = self.values if self.effects is None else self._effect_values()
-        colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1)
-        brushes = [self.palette_brushes[int(c)] for c in colour]
-        self.nodes_item.setData(pos=g.pos, brush=brushes, data=np.arange(len(g.nodes)))
+        colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1).astype(np.int64)
+        if self._drawn_graph is g and len(colour) == len(self.colour_index):
+            moved = colour != self.colour_index  # only the colours that gained or lost nodes
+            changed = set(colour[moved].tolist()) | set(self.colour_index[moved].tolist())
+        else:
+            changed = range(N_COLOURS)
+        for c in changed:
+            pos = g.pos[colour == c]
+            self.node_items[c].setData(pos=pos)
+            self.node_items[c].setVisible(len(pos) > 0)  # an empty item still costs every paint
+        self.colour_index, self._drawn_graph = colour, g
+
+    def node_colours(self) -> list[tuple[int, int, int, int]]:
+        """Each node's fill colour (RGBA), in the graph's node order."""
+        rgba = [b.color().getRgb() for b in self.palette_brushes]
+        return [rgba[c] for c in self.colour_index]
 
     def _effect_values(self) -> np.ndarray:
         """Effects scaled by the largest so far, in [-1, 1]; 0 where not measured."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.circuit import extract_edges
+from core.circuit import edge_groups
 from core.topology import ROW, Node, sort_nodes
 
 LAYER_WIDTH = 1.0  # one column per layer
@@ -25,6 +25,19 @@ class GraphData:
 
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.nodes)}
+
+    def by_site(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """site -> (the rows of its nodes in `nodes`, their channels): for reading a site's
+        activations for every node at once (built on first use)."""
+        if not hasattr(self, "_by_site"):
+            groups: dict[str, tuple[list[int], list[int]]] = {}
+            for i, name in enumerate(self.nodes):
+                node = Node.parse(name)
+                rows, channels = groups.setdefault(node.site, ([], []))
+                rows.append(i)
+                channels.append(node.index)
+            self._by_site = {s: (np.array(r), np.array(c)) for s, (r, c) in groups.items()}
+        return self._by_site
 
     def incident(self, node_index: int) -> np.ndarray:
         """Edge indices touching a node (a CSR lookup, built on first use)."""
@@ -60,29 +73,45 @@ def layout(nodes: list[str], n_layer: int) -> np.ndarray:
 
 def build_graph(model, nodes: list[str]) -> GraphData:
     nodes = sort_nodes(list(dict.fromkeys(nodes)))
-    index = {n: i for i, n in enumerate(nodes)}
-    edges = extract_edges(model, nodes)
-    return GraphData(
+    groups = edge_groups(model, nodes)
+    # Per site, a lookup from channel to the node's row in `nodes`.
+    lookup: dict[str, dict[int, int]] = {}
+    for i, name in enumerate(nodes):
+        node = Node.parse(name)
+        lookup.setdefault(node.site, {})[node.index] = i
+
+    def rows(site: str, channels: np.ndarray) -> np.ndarray:
+        table = lookup[site]
+        lut = np.full(max(table) + 1, -1, dtype=np.int64)
+        lut[list(table)] = list(table.values())
+        return lut[channels]
+
+    empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    graph = GraphData(
         nodes=nodes,
         pos=layout(nodes, model.config.n_layer),
-        src=np.array([index[e["src"]] for e in edges], dtype=np.int64),
-        dst=np.array([index[e["dst"]] for e in edges], dtype=np.int64),
-        weight=np.array([e["weight"] for e in edges], dtype=np.float64),
-        kind=np.array([e["kind"] == "residual" for e in edges], dtype=bool),
+        src=np.concatenate([rows(g.src_site, g.src) for g in groups] or [empty_i]),
+        dst=np.concatenate([rows(g.dst_site, g.dst) for g in groups] or [empty_i]),
+        weight=np.concatenate([g.weight for g in groups] or [empty_f]),
+        kind=np.concatenate([np.full(len(g.src), g.residual) for g in groups] or [np.zeros(0, dtype=bool)]),
         n_layer=model.config.n_layer,
     )
+    graph.by_site()  # built here, often in a worker, rather than when the GUI first colours it
+    return graph
 
 
 def neighbourhood(model, circuit_nodes: list[str]) -> list[str]:
     """The circuit plus every node joined to it by a weight edge."""
-    full = extract_edges(model, model.topology.all_nodes())
     keep = set(circuit_nodes)
     extra = set()
-    for e in full:
-        if e["kind"] != "weight":
+    for g in edge_groups(model, model.topology.all_nodes()):
+        if g.residual:
             continue
-        if e["src"] in keep:
-            extra.add(e["dst"])
-        elif e["dst"] in keep:
-            extra.add(e["src"])
+        src = [f"{g.src_site}.{c}" for c in g.src.tolist()]
+        dst = [f"{g.dst_site}.{c}" for c in g.dst.tolist()]
+        for s, d in zip(src, dst):
+            if s in keep:
+                extra.add(d)
+            elif d in keep:
+                extra.add(s)
     return list(keep | extra)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 from core.topology import Node
 
-from .outputs import visible
+from .text import visible
 
 
 def shade(value: float, scale: float, paper=(255, 255, 255)) -> str:

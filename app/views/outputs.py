@@ -16,14 +16,18 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from .examples import ExamplesPanel
+from .text import visible
 
-def visible(token: str) -> str:
-    """Whitespace made visible, so that ' in' and 'in' and '\\n' read differently."""
-    return token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "·")
+
+def _unescape(text: str) -> str:
+    """`\\n`, `\\t` and `\\\\` typed in a field, as the characters they stand for."""
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
 
 
 class TokenStrip(QLabel):
@@ -67,14 +71,33 @@ class OutputsPanel(QWidget):
         self.candidates = QLabel()
         self.candidates.setTextFormat(Qt.RichText)
         self.candidates.setWordWrap(True)
+        self.correct_edit, self.incorrect_edit = QLineEdit(), QLineEdit()
+        for edit, what in ((self.correct_edit, "correct"), (self.incorrect_edit, "incorrect")):
+            edit.setPlaceholderText(what)
+            edit.setToolTip(
+                f"The {what} next token for this prompt, as the model spells it (a leading space "
+                "counts); press Enter to compare the two"
+            )
+            edit.returnPressed.connect(self._on_candidates_typed)
+        self.candidate_error = QLabel()
+        self.candidate_error.setWordWrap(True)
+        self.candidate_error.setStyleSheet("color: #c0392b")
+        self.candidate_error.hide()
         self.table = QTableWidget(10, 4)
-        self.table.setHorizontalHeaderLabels(["next token", "model", "with ablations", "change"])
+        self.table.setHorizontalHeaderLabels(["next token", "model", "ablated", "change"])
+        self.table.horizontalHeaderItem(2).setToolTip("With the current interventions")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         form = QFormLayout()
         form.addRow("Task", self.task_box)
         form.addRow("Prompt", self.prompt_edit)
+        pair = QHBoxLayout()
+        pair.addWidget(self.correct_edit)
+        pair.addWidget(QLabel("vs"))
+        pair.addWidget(self.incorrect_edit)
+        form.addRow("Candidates", pair)
+        form.addRow("", self.candidate_error)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         row = QHBoxLayout()
@@ -83,7 +106,13 @@ class OutputsPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.tokens)
         layout.addWidget(self.candidates)
-        layout.addWidget(self.table, 1)
+        # The next-token table and the task's examples share the panel's lower half.
+        self.examples = ExamplesPanel(session)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Next token")
+        self.tabs.addTab(self.examples, "Task examples")
+        self.tabs.setTabToolTip(1, "The task's held-out examples, scored with and without the interventions")
+        layout.addWidget(self.tabs, 1)
 
         self.prompt_edit.returnPressed.connect(lambda: session.set_prompt(self.prompt_edit.text()))
         self.task_box.activated.connect(self._on_task_chosen)
@@ -118,6 +147,22 @@ class OutputsPanel(QWidget):
             if i >= 0:
                 self.task_box.setCurrentIndex(i)
         self.tokens.set_tokens(s.tokens() if s.bench else [], s.position)
+        pair = s.candidates or ("", "")
+        for edit, text in zip((self.correct_edit, self.incorrect_edit), pair):
+            edit.setText(repr(text)[1:-1] if text.strip() != text else text)
+        self.candidate_error.hide()
+
+    def _on_candidates_typed(self) -> None:
+        """Candidates are typed as Python string contents: `\\n` is a newline, a leading
+        space is kept."""
+        texts = [_unescape(e.text()) for e in (self.correct_edit, self.incorrect_edit)]
+        if not all(texts):
+            return  # the other one is still to be typed
+        try:
+            self.session.set_candidates(*texts)
+        except ValueError as e:
+            self.candidate_error.setText(str(e))
+            self.candidate_error.show()
 
     def _on_predictions(self) -> None:
         s = self.session
@@ -150,7 +195,10 @@ class OutputsPanel(QWidget):
     @staticmethod
     def _candidate_text(base, now) -> str:
         if base.candidates is None:
-            return "<i>No task candidates for this prompt (pick a task example to see them).</i>"
+            return (
+                "<i>No task candidates for this prompt: pick a task example, or type a correct "
+                "and an incorrect next token above.</i>"
+            )
         (good, pg0), (bad, pb0) = base.candidates
         (_, pg1), (_, pb1) = now.candidates
         return (

@@ -44,8 +44,11 @@ class PruningPanel(QWidget):
         self.session = session
         self.handle = None
         self.task = QComboBox()
+        self.task.setToolTip("The current task, the same as in Outputs: changing one changes both")
         for task in BUILTIN_TASKS.values():
             self.task.addItem(task.name, task.name)
+        self.task.activated.connect(lambda i: session.set_task(BUILTIN_TASKS[self.task.itemData(i)]))
+        session.task_changed.connect(self._follow_task)
         self.target = QDoubleSpinBox()
         self.target.setRange(0.001, 0.69)
         self.target.setSingleStep(0.01)
@@ -88,6 +91,12 @@ class PruningPanel(QWidget):
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
+
+    def _follow_task(self) -> None:
+        task = self.session.task
+        i = self.task.findData(task.name) if task is not None else -1
+        if i >= 0:
+            self.task.setCurrentIndex(i)
 
     def start(self) -> None:
         bench = self.session.bench

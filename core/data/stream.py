@@ -28,11 +28,16 @@ class TokenStream:
         separator = tokenizer.encode("\n\n")
         # A fixed shuffle, so that the validation tail samples every kind of document.
         order = np.random.default_rng(0).permutation(len(docs))
-        parts = []
-        for ids in tokenizer.encode_batch([docs[i] for i in order]):
-            parts.append(np.asarray(ids, dtype=np.int32))
-            parts.append(np.asarray(separator, dtype=np.int32))
-        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        encoded = tokenizer.encode_batch([docs[i] for i in order])
+        # Joined a few hundred documents at a time: one concatenate of every document holds
+        # Python's lock long enough to freeze a GUI thread.
+        chunks = []
+        for start in range(0, len(encoded), 256):
+            parts = []
+            for ids in encoded[start : start + 256]:
+                parts += [np.asarray(ids, dtype=np.int32), np.asarray(separator, dtype=np.int32)]
+            chunks.append(np.concatenate(parts))
+        ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
         return cls(ids, val_fraction)
 
     def __len__(self) -> int:

@@ -6,6 +6,7 @@ closing the generator.
 - `pruning`: prune a model to a task's circuit, with or without the faithfulness checks
 - `effects`: each node's effect on the model's answer when it alone is mean-ablated
 - `sampling`: every node's activations over a slice of the corpus, for the node inspector
+- `opening`: a model and its mean activations, opened for circuit work
 - `selftest`: what `--self-test` trains and measures
 
 The CLI wraps them in progress bars; the app runs them in its worker threads.

@@ -14,9 +14,12 @@ from ..train import TrainEvent
 
 if TYPE_CHECKING:
     from ..circuit import Circuit
+    from ..workbench import Workbench
 
 __all__ = [
     "Status",
+    "Progress",
+    "ModelOpened",
     "TrainingStarted",
     "WeightsSnapshot",
     "Finished",
@@ -35,6 +38,22 @@ class Status:
     """What the job is doing now, for a status line."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a job whose length is known: `done` of `total` (batches, nodes...)."""
+
+    text: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ModelOpened:
+    """A model opened for circuit work, with its means."""
+
+    bench: Workbench
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,18 @@ def menu_action(window):
         return action
 
     return find
+
+
+def settle(window, timeout_s: float = 30.0) -> None:
+    """Let a model that is opening in the background finish opening (and its graph and
+    outputs arrive), as a user would wait for the progress bar."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    s = window.session
+    while s.busy or s.scoring or s._graph_job.running() or s._predict_job.running():
+        assert time.monotonic() < deadline, "the model did not finish opening"
+        QApplication.processEvents()
+        time.sleep(0.005)

@@ -36,7 +36,7 @@ def expected_effect(session, node, extra=()):
 
 
 def colours(graph) -> list:
-    return [b.color().getRgb() for b in graph.nodes_item.data["brush"]]
+    return graph.node_colours()
 
 
 def test_effects_fill_in_as_they_arrive_and_match_core(window, qtbot, one_node_batches):
@@ -90,7 +90,7 @@ def test_a_change_stops_the_run_cleanly(window, qtbot, one_node_batches):
 
         window.effects.updated.connect(change_mid_run)
         window.effect_action.trigger()
-        qtbot.waitUntil(lambda done=done: bool(done), timeout=10_000)
+        qtbot.waitUntil(lambda done=done: bool(done) and not s.busy, timeout=20_000)
         window.effects.updated.disconnect(change_mid_run)
         assert done[0] < len(s.circuit.nodes), reason  # it was stopped mid-run
         assert window.graph.effects is None and not window.effect_action.isChecked()

@@ -40,6 +40,7 @@ def test_a_new_model_discards_a_sample_in_progress(window, qtbot, slow_sampling)
     window.graph.node_clicked.emit(window.session.circuit.nodes[0], False)
     old = window.sampler.job.handle
     window.files.open_default()
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=20_000)
     assert old.stop(5000)  # cancelled; its result is dropped
     qtbot.wait(50)
     assert window.sampler.sample is None and not window.sampler.job.running()

@@ -4,6 +4,7 @@ import pytest
 from core.interventions import Intervention, applied
 from core.outputs import predict
 from core.taskeval import encode_examples, evaluate
+from tests.app.conftest import settle
 
 
 def test_first_launch_shows_the_quote_circuit(window):
@@ -92,6 +93,7 @@ def test_graph_views_and_find(window):
     s = window.session
     window.mode_box.setCurrentIndex(2)
     window.mode_box.activated.emit(2)
+    settle(window)  # a graph this large is laid out in a worker
     assert s.graph_mode == "model" and len(s.graph.nodes) == len(s.bench.model.topology.all_nodes())
     assert len(s.circuit.nodes) < len(s.graph.nodes)
     name = s.graph.nodes[5]

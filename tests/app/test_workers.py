@@ -5,6 +5,34 @@ import torch
 
 from app.window import MainWindow
 from core.data.sources import TrainingData
+from tests.app.conftest import settle
+
+
+class EventLoopStalls:
+    """The longest gap between ticks of a 5 ms timer: how long the window was unresponsive."""
+
+    def __init__(self):
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.longest_ms, self._last = 0.0, None
+
+    def _tick(self):
+        now = time.perf_counter()
+        if self._last is not None:
+            self.longest_ms = max(self.longest_ms, (now - self._last) * 1000)
+        self._last = now
+
+    def __enter__(self):
+        self._last = time.perf_counter()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._tick()
+        self.timer.stop()
 
 
 @pytest.fixture
@@ -37,8 +65,14 @@ def test_training_runs_in_a_worker_and_opens(window, qtbot, tmp_path):
     assert panel.loss_curve.getData()[0][-1] == 25
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
     assert panel.open_button.isEnabled()
-    panel.open_button.click()
+    assert not (tmp_path / "run" / "checkpoint" / "means.safetensors").exists()
+    with EventLoopStalls() as stalls:
+        panel.open_button.click()  # reads the checkpoint and computes its means
+        settle(window)
     assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"
+    assert (tmp_path / "run" / "checkpoint" / "means.safetensors").is_file()
+    print(f"longest event-loop stall while opening: {stalls.longest_ms:.0f} ms")
+    assert stalls.longest_ms < 100
     log = window.log_panel.text.toPlainText()
     assert "Training started: preset tiny, 25 steps" in log and "Training finished" in log
 
@@ -187,4 +221,5 @@ def test_a_cancelled_run_can_be_opened_and_resumed(window, qtbot, tmp_path):
     assert panel.steps_x[0] > 1 and panel.steps_x[-1] == 40 and stopped < 40
     assert "Training resumed" in window.log_panel.text.toPlainText()
     panel.open_button.click()
+    settle(window)
     assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"

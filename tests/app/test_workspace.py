@@ -12,6 +12,7 @@ from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
 from core.tasks import Example
+from tests.app.conftest import settle
 
 
 def circuit_of(default_model) -> Circuit:
@@ -268,6 +269,7 @@ def save_as(window, menu_action, monkeypatch, path):
 def open_from(window, menu_action, monkeypatch, path):
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     menu_action("File", "Open workspace…").trigger()
+    settle(window)
 
 
 def snapshot(window):
@@ -315,6 +317,7 @@ def test_save_then_open_restores_everything(window, menu_action, monkeypatch, tm
     assert {"kind": "edge", "target": edge, "mode": "mean"} in data["interventions"]
 
     window.files.open_default()  # back to a fresh state
+    settle(window)
     assert s.interventions == [] and s.position != 2
     open_from(window, menu_action, monkeypatch, path)
     assert_same(snapshot(window), before)
@@ -334,6 +337,7 @@ def test_a_pruned_circuit_is_saved_inline(window, menu_action, monkeypatch, tmp_
     assert json.loads(path.read_text())["circuit"]["inline"]["nodes"] == pruned.nodes
     before = snapshot(window)
     window.files.open_default()
+    settle(window)
     assert s.circuit.nodes != pruned.nodes
     open_from(window, menu_action, monkeypatch, path)
     assert_same(snapshot(window), before)
