@@ -61,6 +61,12 @@ def gui_main(self_test: bool = False, screenshot: str | None = None) -> int:
         )
         build_parser().print_help()
         return 2
+    if not self_test:  # the self-test draws offscreen, without X
+        from .platform_check import desktop_problem
+
+        if (problem := desktop_problem()) is not None:
+            print(problem, file=sys.stderr)
+            return 2
     if self_test:
         from .selftest import run_self_test
 

@@ -158,6 +158,9 @@ def run(
         # does, and keep Python from reporting the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # an output that cannot be written, a file that cannot be read
+        print(f"sparse-circuits: error: {e}", file=sys.stderr)
+        return 2
 
 
 def _version() -> str:

@@ -25,6 +25,27 @@ def check_size(path: Path, limit: int) -> int:
     return size
 
 
+def check_writable(path, what: str = "output") -> None:
+    """Refuse, before any long job starts, an output path that cannot be written: OSError
+    naming the path. The file (or folder) need not exist; the nearest existing folder above
+    it must accept a new file (tried for real: permissions, read-only disks, full quotas)."""
+    path = Path(path)
+    if path.is_dir() and what != "folder":
+        raise IsADirectoryError(f"{path}: is a folder; give a file name for the {what}")
+    if path.exists() and not path.is_dir() and what == "folder":
+        raise NotADirectoryError(f"{path}: is a file, not a folder")
+    parent = path if path.is_dir() else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{path}: cannot be written: {parent} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise PermissionError(f"{path}: cannot be written ({e.strerror or e} in {parent})") from None
+
+
 @contextlib.contextmanager
 def atomic_target(path):
     """A temporary file beside `path` to write into. Only if the block succeeds is it renamed

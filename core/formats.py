@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ConfigError, GPTConfig
+from .config import ConfigError, GPTConfig, check_fits_in_memory
 from .data.tinypython import TinyPythonTokenizer, find_tokenizer_dir, load_tokenizer
 from .data.tokenizer import Tokenizer
 from .fileio import FileFormatError, atomic_write_text, check_size, read_json, replace_dir
@@ -180,6 +180,7 @@ def load_ours(folder: Path) -> Checkpoint:
         raise FileFormatError(f"{config_path}: field 'model' must be an object")
     try:
         config = GPTConfig.from_dict(data["model"], source=f"{config_path}: model")
+        check_fits_in_memory(config, str(config_path))
     except ConfigError as e:
         raise FileFormatError(str(e)) from None
     weights = folder / "model.safetensors"
@@ -217,6 +218,10 @@ def openai_config(raw: dict, source: Path) -> GPTConfig:
 def load_openai(folder: Path, tokenizer_dir=None) -> Checkpoint:
     config_path = folder / "beeg_config.json"
     config = openai_config(read_json(config_path), config_path)
+    try:
+        check_fits_in_memory(config, str(config_path))
+    except ConfigError as e:
+        raise FileFormatError(str(e)) from None
     weights = folder / "final_model.pt"
     check_size(weights, MAX_WEIGHTS_BYTES)
     try:

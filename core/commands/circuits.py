@@ -8,6 +8,7 @@ from contextlib import closing
 
 from ..checks import CheckProgress, CheckResults, evaluate_circuit
 from ..circuit import Circuit
+from ..fileio import check_writable
 from ..pipelines.events import CircuitReady, PruneEvent
 from ..pipelines.pruning import iter_circuit_checks, prune_and_check
 from ..provenance import check_circuit_fits
@@ -93,6 +94,7 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
 
 
 def cmd_prune(args) -> int:
+    check_writable(args.out, "circuit")  # before minutes of pruning, not after
     bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
     task = get_task(args.task)
     config = PruneConfig(

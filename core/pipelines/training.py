@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data.sources import TrainingData, load_training_data
 from ..device import describe, pick_device
+from ..fileio import check_writable
 from ..formats import load_ours, read_json
 from ..presets import PRESETS, preset
 from ..train import CHECKPOINT_DIR, Trainer
@@ -54,6 +55,7 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
     """Status, TrainingStarted, then a TrainEvent per step (with a WeightsSnapshot first and
     every `snapshot_every` steps, if asked), and Finished with the checkpoint folder."""
     run_dir = Path(spec.out)
+    check_writable(run_dir, "folder")  # before the corpus is read and the model built
     device = pick_device(spec.device)
     if spec.resume:
         state = run_state(run_dir)
