@@ -306,11 +306,21 @@ class Trainer:
         kept = [
             line
             for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= keep_through
+            if (record := _record(line)) is not None and record.get("step", 0) <= keep_through
         ]
         atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
 def read_metrics(run_dir) -> list[dict]:
     path = Path(run_dir) / METRICS_FILE
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = (_record(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return [r for r in records if r is not None]
+
+
+def _record(line: str) -> dict | None:
+    """One metrics line, or None for a blank one or the torn end of a run killed mid-write."""
+    try:
+        record = json.loads(line) if line.strip() else None
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
