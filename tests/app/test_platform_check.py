@@ -22,4 +22,3 @@ def test_only_an_x11_session_on_linux_is_checked():
     assert desktop_problem({"DISPLAY": ":0", "WAYLAND_DISPLAY": "w"}, "linux", everything_missing) is None
     assert desktop_problem({"DISPLAY": ":0"}, "darwin", everything_missing) is None
     assert uses_xcb({"QT_QPA_PLATFORM": "xcb:foo"}, "linux")
-

@@ -59,5 +59,6 @@ def test_kill_9_then_resume_gives_the_unbroken_run(tmp_path, corpus):
 
 
 def test_a_metrics_line_torn_by_a_kill_is_dropped(tmp_path):
-    (tmp_path / METRICS_FILE).write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.9}\n{"step": 3, "lo')
+    torn = '{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.9}\n{"step": 3, "lo'
+    (tmp_path / METRICS_FILE).write_text(torn)
     assert [m["step"] for m in read_metrics(tmp_path)] == [1, 2]
