@@ -21,8 +21,11 @@ def run_app(
     app.setOrganizationName("SparseCircuits")
     window = MainWindow()
     window.show()
-
-    window.files.open_default()
+    if screenshot is None:
+        window.start()
+    else:  # a build's smoke test: the default model, and the user's session file untouched
+        window.autosave.enabled = False
+        window.files.open_default()
     if screenshot is None:
         return app.exec()
     saved = []

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.verdicts import CHECKS, judge, overall
 
 from .ablation_effects import AblationEffects
+from .autosave import Autosave
 from .corpus_sampler import CorpusSampler
 from .file_menu import FileMenu
 from .log import QtLogHandler
@@ -240,6 +241,7 @@ class MainWindow(QMainWindow):
         self.effects.updated.connect(self._on_effects_updated)
         self.effects.finished.connect(self._on_effects_finished)
         self.effects.stopped.connect(self._on_effects_stopped)
+        self.autosave = Autosave(self)
         self._fit_to_screen()
         self._default_state = self.saveState()
         self._docks_sized = self._restore_layout()
@@ -485,6 +487,25 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def start(self, ask=None) -> None:
+        """What the window opens on at launch: the session a crash interrupted, if the user
+        wants it back (`ask(question) -> bool`, a dialog by default), else the default model."""
+        pending = self.autosave.pending()
+        if pending is not None:
+            question = (
+                f"Sparse Circuits did not close properly last time. Bring back the session "
+                f"you had (saved at {self.autosave.saved_at()})?"
+            )
+            ask = ask or (
+                lambda q: QMessageBox.question(self, "Restore the last session?", q) == QMessageBox.Yes
+            )
+            if ask(question):
+                self.files.open_workspace(str(pending))
+                if self.session.bench is not None or self.session.busy:
+                    return  # restored, or being restored
+            self.autosave.discard()
+        self.files.open_default()
+
     def reset_layout(self) -> None:
         """The docks as they are at first launch, and the window fitted to the screen."""
         self.restoreState(self._default_state)
@@ -498,6 +519,7 @@ class MainWindow(QMainWindow):
         self.effects.shutdown()
         self.sampler.stop()
         self.session.stop_jobs()
+        self.autosave.discard()  # a clean exit: nothing to restore next time
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.settings.sync()
