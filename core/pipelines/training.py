@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..data.sources import TrainingData, load_training_data
 from ..device import describe, pick_device
@@ -99,13 +100,31 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
     )
     if snapshot_every:
         yield WeightsSnapshot(weight_pattern(trainer.model))
-    with closing(trainer.run()) as steps:  # closed early: the trainer saves a checkpoint
-        for event in steps:
-            yield event
-            if (
-                snapshot_every
-                and event.kind != "done"
-                and (event.step % snapshot_every == 0 or event.step == total)
-            ):
-                yield WeightsSnapshot(weight_pattern(trainer.model))
+    step = trainer.start_step
+    try:
+        with closing(trainer.run()) as steps:  # closed early: the trainer saves a checkpoint
+            for event in steps:
+                step = event.step
+                yield event
+                if (
+                    snapshot_every
+                    and event.kind != "done"
+                    and (event.step % snapshot_every == 0 or event.step == total)
+                ):
+                    yield WeightsSnapshot(weight_pattern(trainer.model))
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        saved = run_state(run_dir)
+        cfg = trainer.cfg
+        raise OutOfDeviceMemory(
+            f"{describe(device)} ran out of memory at step {step + 1} ({trainer.model.num_params():,} "
+            f"parameters, batches of {cfg.batch_size} x {cfg.seq_len} tokens): train on the CPU "
+            f"(--device cpu, or the CPU in the training panel) or with a smaller preset"
+            + (f"; --resume continues from the checkpoint at step {saved['step']}" if saved else "")
+        ) from None
     yield Finished(str(run_dir / CHECKPOINT_DIR))
+
+
+class OutOfDeviceMemory(ValueError):
+    """The device ran out of memory while training; the message says what to do instead."""

@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+import torch
 
 import core.commands.circuits
 from core.cli import main
@@ -71,3 +72,38 @@ def test_train_refuses_an_unwritable_run_folder_before_reading_the_corpus(tmp_pa
     assert main(["train", "--preset", "tiny", "--steps", "2", "--out", str(tmp_path / "a-file" / "run")]) == 2
     assert time.perf_counter() - started < 5
     assert "a-file is a file, not a folder" in capsys.readouterr().err
+
+
+def test_running_out_of_device_memory_says_what_to_do(tmp_path, capsys, monkeypatch):
+    import core.train
+
+    real_step = core.train.Trainer.step
+
+    def step(self, i):
+        if i == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, i)
+
+    monkeypatch.setattr(core.train.Trainer, "step", step)
+    out = tmp_path / "run"
+    from core.data.corpus import generate_programs
+
+    corpus = tmp_path / "code"
+    corpus.mkdir()
+    for i, program in enumerate(generate_programs(30, seed=1)):
+        (corpus / f"p{i}.py").write_text(program)
+    argv = [
+        "train",
+        "--corpus",
+        str(corpus),
+        "--preset",
+        "tiny",
+        "--steps",
+        "50",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "ran out of memory at step 4" in err and "--device cpu" in err and "Traceback" not in err
