@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from core.circuit import Circuit
+from core.cli import main
 from core.fileio import FileFormatError
 from core.formats import load_model
 from core.openai_viz import circuit_from_viz, find_model_dir, viz_layout
@@ -160,3 +161,11 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
         circuit_from_viz(tmp_path / "evil.pt", MODEL)
     assert not (tmp_path / "PWNED").exists()
 
+
+def test_import_viz_command(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert main(["import-viz", str(VIZ_FILE), "--model", str(MODEL), "--out", str(out)]) == 0
+    assert "halved" in capsys.readouterr().err
+    assert Circuit.load(out).n_edges >= 10
+    assert main(["import-viz", str(VIZ_FILE), "--out", str(out)]) == 2  # no models/ beside viz/
+    assert "cannot find its model" in capsys.readouterr().err
