@@ -15,6 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
+from core.openai_viz import circuit_from_viz, find_model_dir
 from core.outputs import ExampleScores, Prediction, predict, score_examples
 from core.pipelines.events import ModelOpened, Progress, Status
 from core.pipelines.opening import open_workbench
@@ -189,6 +190,15 @@ class Session(QObject):
             self.open_circuit(circuit_path)
 
     def open_circuit(self, path) -> None:
+        """A circuit file, or one of OpenAI's viz_data.pt circuits: its edges come from the model
+        beside its viz/ folder, else from the open model; it is kept inline, as a pruned one."""
+        if str(path).endswith(".pt"):
+            bench = self.bench if find_model_dir(path) is None else None
+            checkpoint = None if bench is None else bench.checkpoint
+            fingerprint = None if bench is None else bench.fingerprint
+            circuit = circuit_from_viz(path, checkpoint=checkpoint, model_fingerprint=fingerprint)
+            self.set_circuit(circuit, None)
+            return
         circuit = Circuit.load(path)
         self.set_circuit(circuit, str(path))
 

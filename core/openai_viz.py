@@ -34,7 +34,7 @@ import torch
 
 from .circuit import Circuit, extract_edges
 from .fileio import FileFormatError, check_size
-from .formats import load_checkpoint
+from .formats import Checkpoint, load_checkpoint
 from .provenance import fingerprint
 from .topology import sort_nodes, split_site
 
@@ -119,20 +119,25 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def circuit_from_viz(path, model_dir=None, tokenizer=None) -> Circuit:
+def circuit_from_viz(
+    path, model_dir=None, tokenizer=None, *, checkpoint: Checkpoint | None = None, model_fingerprint=None
+) -> Circuit:
     """The circuit in a viz_data.pt, with its edges from the model in `model_dir` (default:
-    `models/<model>/` beside the `viz/` folder the file is in)."""
+    `models/<model>/` beside the `viz/` folder the file is in), or from an already opened
+    `checkpoint` (the app's, whose `model_fingerprint` it may know already)."""
     path = Path(path)
     data = read_viz(path)
     r = _Reader(path)
-    if model_dir is None:
-        model_dir = find_model_dir(path)
+    if checkpoint is None:
         if model_dir is None:
-            raise FileFormatError(
-                f"{path}: cannot find its model (expected models/<model>/ beside the viz/ folder of "
-                f"viz/<model>/<task>/<sweep>/<k>/viz_data.pt); name the model folder"
-            )
-    ckpt = load_checkpoint(model_dir, "cpu", tokenizer)
+            model_dir = find_model_dir(path)
+            if model_dir is None:
+                raise FileFormatError(
+                    f"{path}: cannot find its model (expected models/<model>/ beside the viz/ folder "
+                    f"of viz/<model>/<task>/<sweep>/<k>/viz_data.pt); name the model folder"
+                )
+        checkpoint = load_checkpoint(model_dir, "cpu", tokenizer)
+    ckpt = checkpoint
     model, topo = ckpt.model, ckpt.model.topology
 
     # Nodes: circuit_data maps a site to its kept channels.
@@ -176,7 +181,7 @@ def circuit_from_viz(path, model_dir=None, tokenizer=None) -> Circuit:
             for c, loss in zip(kept[site], losses):
                 deltas[f"{site}.{c}"] = LOSS_SCALE * r.number(loss, field) - loss_circuit
 
-    extra: dict = {"model_fingerprint": fingerprint(model)}
+    extra: dict = {"model_fingerprint": model_fingerprint or fingerprint(model)}
     if deltas:
         extra["node_ablation_delta"] = {n: deltas[n] for n in nodes if n in deltas}
     prompts = _task_samples(imp, r)
