@@ -96,7 +96,7 @@ class FileMenu(QObject):
         path = (
             path
             or QFileDialog.getOpenFileName(
-                self.window, "Open a circuit", self.start_in("circuit"), "Circuit (*.json)"
+                self.window, "Open a circuit", self.start_in("circuit"), "Circuit (*.json *.pt)"
             )[0]
         )
         if path and self.guard("open the circuit", self.session.open_circuit, path):

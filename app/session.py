@@ -15,9 +15,11 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
+from core.openai_viz import circuit_from_viz, find_model_dir
 from core.outputs import ExampleScores, Prediction, predict, score_examples
 from core.pipelines.events import ModelOpened, Progress, Status
 from core.pipelines.opening import open_workbench
+from core.provenance import check_circuit_fits
 from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
 
@@ -189,8 +191,25 @@ class Session(QObject):
             self.open_circuit(circuit_path)
 
     def open_circuit(self, path) -> None:
+        """A circuit file, or one of OpenAI's viz_data.pt circuits: its edges come from the model
+        beside its viz/ folder, else from the open model; it is kept inline, as a pruned one."""
+        if str(path).endswith(".pt"):
+            bench = self.bench if find_model_dir(path) is None else None
+            checkpoint = None if bench is None else bench.checkpoint
+            fingerprint = None if bench is None else bench.fingerprint
+            circuit = circuit_from_viz(path, checkpoint=checkpoint, model_fingerprint=fingerprint)
+            self._check_fits(circuit, path)
+            self.set_circuit(circuit, None)
+            return
         circuit = Circuit.load(path)
+        self._check_fits(circuit, path)
         self.set_circuit(circuit, str(path))
+
+    def _check_fits(self, circuit: Circuit, source) -> None:
+        """A circuit found in another model, or naming nodes this one lacks, is refused
+        (CircuitMismatch, a ValueError naming both models) and nothing changes."""
+        if self.bench is not None:
+            check_circuit_fits(circuit, self.bench.model, self.bench.fingerprint, self.bench.ref, str(source))
 
     def save_circuit(self, path) -> None:
         self.circuit.save(path)

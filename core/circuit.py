@@ -124,7 +124,8 @@ class Circuit:
             n_examples=f.n_examples,
             checks=f.checks,
             model=f.model,
-            extra=dict(f.model_extra or {}),
+            extra=dict(f.model_extra or {})
+            | ({} if f.node_ablation_delta is None else {"node_ablation_delta": dict(f.node_ablation_delta)}),
         )
 
     @classmethod

@@ -89,6 +89,14 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     c.add_argument("--quiet", action="store_true", help="no progress")
     _tokenizer_option(c)
 
+    v = sub.add_parser("import-viz", help="turn one of OpenAI's viz_data.pt circuits into a circuit file")
+    v.add_argument("viz", metavar="VIZ", help=".../viz/<model>/<task>/<sweep>/<k>/viz_data.pt")
+    v.add_argument(
+        "--model", metavar="DIR", help="its OpenAI model folder (default: models/<model>/ beside viz/)"
+    )
+    v.add_argument("--out", required=True, metavar="C.json")
+    _tokenizer_option(v)
+
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument(
         "what",
@@ -141,6 +149,7 @@ def run(
             "prune": circuits.cmd_prune,
             "eval": circuits.cmd_eval,
             "check": circuits.cmd_check,
+            "import-viz": circuits.cmd_import_viz,
         }
         return handlers[args.command](args)
     except UsageError as e:

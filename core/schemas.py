@@ -196,6 +196,9 @@ class CircuitFile(Strict):
     nodes_per_location: dict[str, int] | None = None
     n_edges: int | None = None
     n_residual_edges: int | None = None
+    # Imported from OpenAI's viz_data.pt (core/openai_viz.py): how much the circuit's task loss
+    # rises when one of its nodes is ablated. Kept in the Circuit's `extra`.
+    node_ablation_delta: dict[NodeName, float] | None = None
 
 
 # ---- an intervention (core/interventions.py), as the workspace stores it ----------------------

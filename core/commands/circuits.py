@@ -1,4 +1,4 @@
-"""`sparse-circuits tasks | prune | eval | check`: circuits from the command line."""
+"""`sparse-circuits tasks | prune | eval | check | import-viz`: circuits from the command line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import closing
 from ..checks import CheckProgress, CheckResults, evaluate_circuit
 from ..circuit import Circuit
 from ..fileio import check_writable
+from ..openai_viz import circuit_from_viz
 from ..pipelines.events import CircuitReady, PruneEvent
 from ..pipelines.pruning import iter_circuit_checks, prune_and_check
 from ..provenance import check_circuit_fits
@@ -185,4 +186,16 @@ def cmd_check(args) -> int:
     else:
         print(f"{circuit.task}: {circuit.size_text()}", file=sys.stderr)
         print(format_table(results, circuit.target_loss, circuit.loss_full))
+    return 0
+
+
+def cmd_import_viz(args) -> int:
+    """One of OpenAI's published circuits as our circuit file, for eval, check and the app."""
+    circuit = circuit_from_viz(args.viz, args.model, args.tokenizer)
+    circuit.save(args.out)
+    print(
+        f"{circuit.task}: {circuit.size_text()}; task loss {circuit.loss_circuit:.3f} (full model "
+        f"{circuit.loss_full:.3f}; OpenAI's stored losses halved) -> {args.out}",
+        file=sys.stderr,
+    )
     return 0

@@ -149,3 +149,19 @@ def test_the_header_gives_each_check_a_verdict_and_says_what_it_means(window):
     assert "fails (without circuit)" in text and "lower is better" in text
     tip = window.summary.toolTip()
     assert "higher is better" in tip and "about as well without it" in tip
+
+
+def test_a_circuit_of_another_model_is_refused_and_the_open_one_kept(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    s = window.session
+    foreign = s.circuit.to_dict()
+    foreign["model_fingerprint"] = "0123456789abcdef"
+    path = tmp_path / "foreign.json"
+    path.write_text(__import__("json").dumps(foreign))
+    circuit = s.circuit
+    window.files.open_circuit(str(path))
+    assert "belongs to the model" in shown[0] and "foreign.json" in shown[0]
+    assert s.circuit is circuit
