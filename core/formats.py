@@ -227,7 +227,9 @@ def load_openai(folder: Path, tokenizer_dir=None) -> Checkpoint:
     try:
         raw = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad or unsafe file
-        raise FileFormatError(f"{weights}: not a readable torch state dict ({e})") from None
+        raise FileFormatError(
+            f"{weights}: not a readable torch state dict ({torch_load_reason(e)})"
+        ) from None
     if not isinstance(raw, dict):
         raise FileFormatError(f"{weights}: expected a state dict")
     state = {}
@@ -258,3 +260,12 @@ def load_model(path, device: str | torch.device = "cpu", tokenizer=None) -> GPT:
     ckpt = load_checkpoint(path, device, tokenizer)
     ckpt.model.tokenizer = ckpt.tokenizer
     return ckpt.model
+
+
+def torch_load_reason(error: Exception) -> str:
+    """torch.load's error in one line: an unsafe pickle's reason is several paragraphs."""
+    text = str(error)
+    if "Weights only load failed" in text or "WeightsUnpickler" in text:
+        return "it holds objects other than tensors, which are never unpickled (weights only)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

@@ -34,7 +34,7 @@ import torch
 
 from .circuit import Circuit, extract_edges
 from .fileio import FileFormatError, check_size
-from .formats import Checkpoint, load_checkpoint
+from .formats import Checkpoint, load_checkpoint, torch_load_reason
 from .provenance import fingerprint
 from .topology import sort_nodes, split_site
 
@@ -68,8 +68,7 @@ def read_viz(path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad or unsafe file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise FileFormatError(f"{path}: not a readable viz_data.pt ({first})") from None
+        raise FileFormatError(f"{path}: not a readable viz_data.pt ({torch_load_reason(e)})") from None
     if not isinstance(data, dict):
         raise FileFormatError(f"{path}: expected a dict at the top level, got {type(data).__name__}")
     return data
