@@ -62,3 +62,18 @@ def test_a_metrics_line_torn_by_a_kill_is_dropped(tmp_path):
     torn = '{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.9}\n{"step": 3, "lo'
     (tmp_path / METRICS_FILE).write_text(torn)
     assert [m["step"] for m in read_metrics(tmp_path)] == [1, 2]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_mid_prune_leaves_no_file(tmp_path):
+    out = tmp_path / "c.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    argv = ["prune", "default", "--task", "single_double_quote", "--out", str(out)]
+    command = [sys.executable, "-m", "core.cli", *argv]
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        started = time.monotonic()
+        while "pruning" not in (proc.stderr.readline() or "pruning") and time.monotonic() - started < 120:
+            pass  # until the masks are being optimised
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert list(tmp_path.iterdir()) == []  # neither the circuit nor a temporary file
