@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .data.stream import TokenStream
@@ -54,21 +54,26 @@ def iter_means(
     return {name: (s / count).cpu() for name, s in sums.items()}
 
 
-def load_or_compute_means(model, folder: Path | None, stream_factory) -> dict[str, torch.Tensor]:
-    """Means cached in `folder` if present and matching the model, else computed (and cached
-    there when the folder is writable). `stream_factory()` gives the corpus token stream."""
-    return _drain(iter_load_or_compute_means(model, folder, stream_factory))
+def load_or_compute_means(
+    model, folder: Path | None, stream_factory, source: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Means cached in `folder` if present and matching the model (and, when `source` is
+    given, taken over that corpus), else computed (and cached there when the folder is
+    writable, recording `source`). `stream_factory()` gives the corpus token stream."""
+    return _drain(iter_load_or_compute_means(model, folder, stream_factory, source))
 
 
 def iter_load_or_compute_means(
-    model, folder: Path | None, stream_factory: Callable[[], TokenStream]
+    model, folder: Path | None, stream_factory: Callable[[], TokenStream], source: str | None = None
 ) -> Generator[tuple[int, int], None, dict[str, torch.Tensor]]:
     """`load_or_compute_means`, yielding (batches done, of all) while it computes."""
     path = Path(folder) / MEANS_FILE if folder else None
     if path is not None and path.is_file():
         try:
+            with safe_open(str(path), "pt") as f:
+                cached_source = (f.metadata() or {}).get("source")
             means = load_file(str(path))
-            if set(model.hook_points) <= set(means):
+            if set(model.hook_points) <= set(means) and source in (None, cached_source):
                 return means
         except (SafetensorError, OSError):
             pass
@@ -76,7 +81,8 @@ def iter_load_or_compute_means(
     if path is not None:
         try:
             tmp = path.with_name(f".{path.name}.tmp")
-            save_file({k: v.contiguous() for k, v in means.items()}, str(tmp))
+            metadata = {"source": source} if source else None
+            save_file({k: v.contiguous() for k, v in means.items()}, str(tmp), metadata=metadata)
             tmp.replace(path)
         except OSError:
             pass  # a read-only checkpoint: use the means without caching them

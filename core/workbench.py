@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .data.corpus import resources_dir
+from .data.corpus import read_code_archive, resources_dir
 from .data.sources import load_training_data
 from .data.stream import TokenStream
 from .formats import Checkpoint, load_checkpoint
@@ -16,6 +16,8 @@ from .means import iter_load_or_compute_means, load_or_compute_means
 from .provenance import fingerprint
 from .taskeval import TaskBatch, task_batch
 from .tasks import Task
+
+OPENAI_MEANS_CORPUS = "python standard library (embedded), model tokenizer"
 
 
 def default_model_dir() -> Path:
@@ -66,9 +68,26 @@ class Workbench:
     def fingerprint(self) -> str:
         return fingerprint(self.model)
 
+    @property
+    def is_openai(self) -> bool:
+        return self.checkpoint.meta.get("source_format") == "openai-circuit-sparsity"
+
+    @property
+    def corpus_description(self) -> str:
+        """What the model's mean activations are taken over (recorded in its circuits)."""
+        if self.is_openai:
+            return OPENAI_MEANS_CORPUS
+        corpus = self.checkpoint.meta.get("corpus")
+        return corpus if corpus and Path(corpus).is_dir() else "embedded corpus"
+
     def stream(self, quick: bool = False) -> TokenStream:
         """The corpus the model was trained on; `quick`: a tenth of the embedded corpus's
-        generated programs, enough to sample activations from in a second."""
+        generated programs, enough to sample activations from in a second. An OpenAI model
+        was trained on real Python: it gets the standard-library part of the embedded corpus,
+        in its own tokenization, never our synthetic task-like programs."""
+        if self.is_openai:
+            docs = [text for _name, text in read_code_archive()]
+            return TokenStream.from_documents(docs, self.tokenizer)
         corpus = self.checkpoint.meta.get("corpus")
         if corpus and not Path(corpus).is_dir():
             corpus = None  # the user's folder is gone: fall back to the embedded corpus
@@ -80,7 +99,7 @@ class Workbench:
     def means(self) -> dict[str, torch.Tensor]:
         """Cached beside the checkpoint (computed and written there the first time, when the
         folder is writable)."""
-        return load_or_compute_means(self.model, self.checkpoint.path, self.stream)
+        return load_or_compute_means(self.model, self.checkpoint.path, self.stream, self._means_source)
 
     @torch.no_grad()
     def warm_up(self) -> None:
@@ -92,8 +111,14 @@ class Workbench:
         """Read or compute the means, yielding (batches done, of all) while computing."""
         if "means" not in self.__dict__:
             self.__dict__["means"] = yield from iter_load_or_compute_means(
-                self.model, self.checkpoint.path, self.stream
+                self.model, self.checkpoint.path, self.stream, self._means_source
             )
+
+    @property
+    def _means_source(self) -> str | None:
+        """Required of a cached means file (None: any cache of the right shape will do; our
+        own models' means were always taken over their training corpus)."""
+        return OPENAI_MEANS_CORPUS if self.is_openai else None
 
     def batch(self, task: Task, n: int = 256, split: str = "train", seed: int = 0) -> TaskBatch:
         return task_batch(task, self.tokenizer, self.model.config.block_size, n, split, seed).to(self.device)

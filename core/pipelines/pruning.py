@@ -28,6 +28,8 @@ def prune_and_check(
             circuit = event.circuit or circuit
     circuit.model = bench.ref
     circuit.extra["model_fingerprint"] = bench.fingerprint
+    if circuit.ablation == "mean":
+        circuit.extra["means_corpus"] = bench.corpus_description
     if checks:
         yield Status("running the faithfulness checks…")
         results = CheckResults()

@@ -119,6 +119,7 @@ def test_prune_and_check_yields_a_circuit_with_its_checks(bench):
     circuit = ready.circuit
     assert circuit.task == "bracket_counting" and circuit.model == bench.ref
     assert circuit.extra["model_fingerprint"] == bench.fingerprint
+    assert circuit.extra["means_corpus"] == bench.corpus_description == "embedded corpus"
     assert circuit.checks == {e.check: e.value for e in checks if e.value is not None}
     assert set(circuit.checks) >= {"sufficiency_loss", "necessity_loss", "heldout_loss"}
     assert circuit.checks["sufficiency_loss"] == pytest.approx(circuit.loss_circuit, abs=1e-4)
