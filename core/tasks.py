@@ -10,6 +10,7 @@ Adapted from Table 1 of Gao et al. 2025.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,24 +85,28 @@ class Task:
     make: Callable[[random.Random], Example]
 
     def examples(self, n: int, split: str = "train", seed: int = 0) -> list[Example]:
-        """n distinct examples; the held-out split never repeats a train prompt."""
+        """n distinct examples (fewer if the task has fewer). A prompt's split is fixed by its
+        hash, so held-out examples never appear in any training set, whatever the seeds and
+        sizes of the two."""
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be train or heldout, got {split!r}")
-        train = _draw(self.make, n if split == "train" else 4 * n, random.Random(f"{seed}:train"))
-        if split == "train":
-            return train[:n]
-        seen = {e.prompt for e in train}
-        heldout = _draw(self.make, n, random.Random(f"{seed}:heldout"), exclude=seen)
-        return heldout
+        return _draw(self.make, n, random.Random(f"{seed}:{split}"), split)
 
 
-def _draw(make, n, rng, exclude=frozenset()) -> list[Example]:
-    out, prompts = [], set(exclude)
-    for _ in range(50 * n):
+HELDOUT_SHARE = 5  # one prompt in five belongs to the held-out split
+
+
+def split_of(prompt: str) -> str:
+    return "heldout" if zlib.crc32(prompt.encode("utf-8")) % HELDOUT_SHARE == 0 else "train"
+
+
+def _draw(make, n, rng, split: str) -> list[Example]:
+    out, prompts = [], set()
+    for _ in range(50 * HELDOUT_SHARE * n):
         if len(out) == n:
             break
         example = make(rng)
-        if example.prompt not in prompts:
+        if example.prompt not in prompts and split_of(example.prompt) == split:
             prompts.add(example.prompt)
             out.append(example)
     return out

@@ -15,7 +15,7 @@ import torch
 
 from ..data.sources import TrainingData, load_training_data
 from ..device import describe, pick_device
-from ..fileio import check_writable
+from ..fileio import FileFormatError, check_writable
 from ..formats import load_ours, read_json
 from ..presets import PRESETS, preset
 from ..train import CHECKPOINT_DIR, Trainer
@@ -37,7 +37,18 @@ class TrainingSpec:
 def run_state(run_dir) -> dict | None:
     """The saved `train_state.json` of a run folder (`step`, `train_config`), or None."""
     path = Path(run_dir) / CHECKPOINT_DIR / "train_state.json"
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    state = read_json(path)
+    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict):
+        raise FileFormatError(f"{path}: field 'train_config' must be an object")
+    for field, value in (
+        ("step", state.get("step")),
+        ("train_config.steps", state["train_config"].get("steps")),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise FileFormatError(f"{path}: field {field!r} must be a non-negative integer, got {value!r}")
+    return state
 
 
 def weight_pattern(model) -> np.ndarray:

@@ -2,6 +2,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.taskeval import check_example, encode_examples, evaluate, two_token_loss
 from core.tasks import BUILTIN_TASKS, Example, TaskError, get_task, load_task_file
@@ -101,3 +103,17 @@ def test_user_task_file(tmp_path):
         load_task_file(path)
     with pytest.raises(TaskError, match="unknown task"):
         get_task("no_such_task")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BUILTIN_TASKS)),
+    n_train=st.integers(1, 600),
+    n_heldout=st.integers(1, 100),
+    seeds=st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
+)
+def test_held_out_examples_never_appear_in_any_training_set(name, n_train, n_heldout, seeds):
+    task = BUILTIN_TASKS[name]
+    train = {e.prompt for e in task.examples(n_train, "train", seeds[0])}
+    heldout = {e.prompt for e in task.examples(n_heldout, "heldout", seeds[1])}
+    assert not train & heldout

@@ -227,3 +227,38 @@ def test_viz_data(tmp_path):
     shutil.copytree(FIXTURES / "openai_format" / "layernorm_bias_tied", model)
     viz = next(base.rglob("viz_data.pt"))
     fuzz("viz_data.pt", viz.parent, viz.name, lambda: circuit_from_viz(viz, model))
+
+
+def test_workspace(tmp_path):
+    from app.workspace import Workspace, load_workspace
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    circuit_path = Path("resources/default_model/circuits/single_double_quote.json").resolve()
+    circuit = Circuit.load(circuit_path)
+    workspace = Workspace(
+        "default", circuit, str(circuit_path), [], "x = 1", None, None, 0, "circuit", 0, [circuit.nodes[0]]
+    )
+    (folder / "w.scws.json").write_text(json.dumps(workspace.to_dict()))
+    fuzz("workspace", folder, "w.scws.json", lambda: load_workspace(folder / "w.scws.json"))
+
+
+def test_train_state(ours, tmp_path):
+    from core.pipelines.training import TrainingSpec, training
+
+    run = tmp_path / "run"
+    shutil.copytree(ours, run / "checkpoint")
+    (run / "checkpoint" / "train_state.json").write_text(
+        json.dumps({"step": 5, "train_config": {"steps": 10, "batch_size": 2, "seq_len": 16}})
+    )
+
+    def resume():  # only as far as reading the state: a good one would start training
+        events = training(TrainingSpec(run, resume=True))
+        try:
+            next(events)
+        except StopIteration:
+            pass
+        finally:
+            events.close()
+
+    fuzz("train_state.json", run / "checkpoint", "train_state.json", resume)
