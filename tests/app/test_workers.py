@@ -226,3 +226,16 @@ def test_a_cancelled_run_can_be_opened_and_resumed(window, qtbot, tmp_path):
     panel.open_button.click()
     settle(window)
     assert window.session.bench.checkpoint.path == tmp_path / "run" / "checkpoint"
+
+
+def test_an_unwritable_run_folder_is_refused_before_training(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    (tmp_path / "a-file").write_text("")
+    window.training.out.setText(str(tmp_path / "a-file" / "run"))
+    window.training.start()
+    qtbot.waitUntil(lambda: bool(shown), timeout=20_000)
+    assert "a-file is a file, not a folder" in shown[0]
+    assert window.training.steps_x == []  # not one step was trained
