@@ -20,15 +20,13 @@ from PySide6.QtWidgets import (
 
 from .text import visible
 
-COLUMNS = ["prompt", "correct | wrong", "loss", "ablated", "logit diff", "ablated"]
+COLUMNS = ["prompt", "loss", "logit diff"]
 TIPS = [
-    "The example's prompt (its end; the whole of it in the tooltip)",
-    "The continuation the task calls right | the one it calls wrong",
-    "Two-token loss of the unmodified model: softplus(incorrect − correct logit); lower is "
-    "better, 0.693 is chance",
-    "The same loss under the current interventions",
-    "Correct minus incorrect logit of the unmodified model; above 0: it prefers the right one",
-    "The same difference under the current interventions",
+    "The example's prompt (its end; the whole of it, and its right and wrong next tokens, in the tooltip)",
+    "Two-token loss, softplus(wrong − right logit): the unmodified model's → under the current "
+    "interventions (red: worse). Lower is better, 0.693 is chance",
+    "Right minus wrong logit: the unmodified model's → under the current interventions (red: "
+    "lower). Above 0: it prefers the right one",
 ]
 
 
@@ -110,28 +108,26 @@ class ExamplesPanel(QWidget):
         n = len(scores.examples)
         self.table.setRowCount(n)
         for row, e in enumerate(scores.examples):
-            cells = [
-                visible(e.prompt[-60:]),
-                f"{visible(e.correct)} | {visible(e.incorrect)}",
-                f"{scores.loss[row]:.3f}",
-                f"{scores.loss_now[row]:.3f}",
-                f"{scores.logit_diff[row]:+.2f}",
-                f"{scores.logit_diff_now[row]:+.2f}",
-            ]
+            loss, diff = f"{scores.loss[row]:.3f}", f"{scores.logit_diff[row]:+.1f}"
+            if s.interventions:
+                loss += f"→{scores.loss_now[row]:.3f}"
+                diff += f"→{scores.logit_diff_now[row]:+.1f}"
+            cells = [visible(e.prompt[-60:]), loss, diff]
+            worse = {  # by how much the interventions made each number worse
+                1: scores.loss_now[row] - scores.loss[row],
+                2: scores.logit_diff[row] - scores.logit_diff_now[row],
+            }
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 0:
-                    item.setToolTip(e.prompt)
-                if col >= 2:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if col in (3, 5) and s.interventions:  # red: the ablations made it worse
-                    worse = (
-                        scores.loss_now[row] - scores.loss[row]
-                        if col == 3
-                        else scores.logit_diff[row] - scores.logit_diff_now[row]
+                    item.setToolTip(
+                        f"{html.escape(e.prompt)}<br>right: <b>{html.escape(visible(e.correct))}</b>, "
+                        f"wrong: <b>{html.escape(visible(e.incorrect))}</b>"
                     )
-                    if abs(worse) >= 0.05:
-                        item.setForeground(Qt.red if worse > 0 else Qt.darkGreen)
+                if col >= 1:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    if s.interventions and abs(worse[col]) >= 0.05:
+                        item.setForeground(Qt.red if worse[col] > 0 else Qt.darkGreen)
                 self.table.setItem(row, col, item)
         mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
         right = sum(d > 0 for d in scores.logit_diff)

@@ -85,7 +85,7 @@ def test_stepping_through_the_examples_with_their_scores(window, qtbot):
         expected = per_example(s.bench.model, batch)
     np.testing.assert_allclose(scores.loss_now, expected["task_loss"], atol=1e-5)
     assert scores.loss_now != scores.loss
-    assert panel.table.item(0, 3).text() == f"{scores.loss_now[0]:.3f}"
+    assert panel.table.item(0, 1).text() == f"{scores.loss[0]:.3f}→{scores.loss_now[0]:.3f}"
     assert "with the ablations" in panel.summary.text()
 
 
