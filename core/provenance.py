@@ -9,6 +9,7 @@ import json
 
 import torch
 
+from .sparse import dense
 from .topology import Node
 
 
@@ -18,7 +19,7 @@ def fingerprint(model) -> str:
     h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         h.update(name.encode())
-        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        h.update(dense(tensor.detach()).to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
