@@ -119,8 +119,10 @@ class SparseLinear(nn.Module):
         return cls(linear.weight.detach(), linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features)
-        out = torch.sparse.mm(self.weight, flat.t()).t()
+        # CSR times a dense [d_in, tokens] matrix with contiguous rows: each stored weight adds
+        # a scaled row of the input (measured fastest on CPU of the layouts tried).
+        flat_t = x.reshape(-1, self.in_features).t().contiguous()
+        out = torch.sparse.mm(self.weight, flat_t).t()
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
