@@ -2,6 +2,7 @@
 
 import copy
 import itertools
+import json
 
 import pytest
 import torch
@@ -126,3 +127,33 @@ def test_pruning_steps_and_edges_agree(pair):
     nodes = [f"0.mlp.act_in.{i}" for i in range(32)] + [f"0.mlp.post_act.{i}" for i in range(64)]
     edges = extract_edges(dense, nodes)
     assert edges and extract_edges(sparse, nodes) == edges
+
+
+def test_bench_inference_small(capsys):
+    from core.cli import main
+
+    assert main(["bench", "inference", "--small", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {
+        "sparse_ms",
+        "dense_ms",
+        "ratio",
+        "max_abs_err",
+        "sparse_model_mb",
+        "dense_model_mb",
+        "load_s",
+        "load_peak_rss_mb",
+    }
+    assert result["max_abs_err"] <= 1e-4
+    assert result["sparse_model_mb"] < result["dense_model_mb"]
+    assert result["ratio"] == pytest.approx(result["dense_ms"] / result["sparse_ms"])
+
+
+def test_sparse_load_of_an_openai_folder_written_by_the_bench(tmp_path):
+    from core.commands.bench import SMALL_SHAPE, write_openai_model
+
+    write_openai_model(tmp_path, SMALL_SHAPE)
+    sparse, dense = load_model(tmp_path), load_model(tmp_path, sparse=False)
+    assert is_sparse_model(sparse) and not is_sparse_model(dense)  # 1/128 nonzero: sparse by default
+    ids = torch.randint(0, 2048, (2, 30))
+    torch.testing.assert_close(sparse(ids), dense(ids), atol=1e-5, rtol=0)
