@@ -157,3 +157,13 @@ def test_sparse_load_of_an_openai_folder_written_by_the_bench(tmp_path):
     assert is_sparse_model(sparse) and not is_sparse_model(dense)  # 1/128 nonzero: sparse by default
     ids = torch.randint(0, 2048, (2, 30))
     torch.testing.assert_close(sparse(ids), dense(ids), atol=1e-5, rtol=0)
+
+
+def test_workbench_opens_sparse_on_request():
+    from core.workbench import Workbench
+
+    sparse, dense = Workbench("default", sparse=True), Workbench("default")
+    assert is_sparse_model(sparse.model) and not is_sparse_model(dense.model)
+    assert not any(p.requires_grad for p in sparse.model.parameters())
+    ids = torch.tensor([sparse.tokenizer.encode("x = [[1, 2], [3")])
+    torch.testing.assert_close(sparse.model(ids), dense.model(ids), atol=1e-5, rtol=0)
