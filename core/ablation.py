@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import torch
 
+from .sparse import entries
 from .topology import Node
 
 
@@ -108,7 +109,7 @@ class _Plan:
         rows = torch.tensor([e[0] for e in edits], device=out.device)
         cols = torch.tensor([e[1] for e in edits], device=out.device)
         repl = torch.stack([self._value(f"{name}:in", c, m, inp) for _, c, m in edits])
-        delta = weight[rows, cols].to(out.dtype) * (repl - inp[..., cols])
+        delta = entries(weight, rows, cols).to(out.dtype) * (repl - inp[..., cols])
         return out.index_add(-1, rows, delta)
 
     def _recorder(self, channel):

@@ -17,6 +17,7 @@ from .ablation import ablated, gates_keeping
 from .circuit import Circuit
 from .model import GPT
 from .prune import PruneConfig, Pruner
+from .sparse import dense, is_sparse_model, sparsify
 from .taskeval import TaskBatch, evaluate
 from .topology import Node
 
@@ -92,7 +93,7 @@ def reinitialised(model: GPT, seed: int = 0) -> GPT:
     gen = torch.Generator().manual_seed(seed)
     originals = dict(model.named_parameters())
     for name, p in copy.named_parameters():
-        src = originals[name]
+        src = dense(originals[name])
         if "ln_" in name or "sink_logit" in name:
             continue  # fresh defaults from the constructor
         nonzero = src != 0
@@ -100,7 +101,7 @@ def reinitialised(model: GPT, seed: int = 0) -> GPT:
         fresh = torch.randn(p.shape, generator=gen).to(p.device) * std
         p.copy_(fresh * nonzero)
     copy.final_logits_bias.zero_()
-    return copy
+    return sparsify(copy) if is_sparse_model(model) else copy
 
 
 def reinit_control(model, circuit, batch, stream_factory, prune_config: PruneConfig) -> float:

@@ -24,6 +24,7 @@ import torch
 
 from .fileio import atomic_write_text, read_json
 from .schemas import CIRCUIT_FORMAT, CircuitFile, validated
+from .sparse import dense_rows
 from .topology import LOCATIONS, Node
 
 FORMAT = CIRCUIT_FORMAT
@@ -180,7 +181,7 @@ def edge_groups(model, nodes: list[str]) -> list[EdgeGroup]:
             continue
         w = model.submodule(key).weight.detach()
         rows = torch.tensor([offset + d for d in dst], device=w.device)
-        sub = w.index_select(0, rows).index_select(1, torch.tensor(src, device=w.device)).float().cpu()
+        sub = dense_rows(w, rows).index_select(1, torch.tensor(src, device=w.device)).float().cpu()
         r, c = (sub != 0).nonzero(as_tuple=True)
         groups.append(
             EdgeGroup(

@@ -16,7 +16,10 @@ from collections.abc import Callable
 from .fileio import FileFormatError
 
 # What `bench` measures here; app.entry adds the GUI's latencies.
-BENCH_KINDS = {"train": "a sparse step vs the same step dense"}
+BENCH_KINDS = {
+    "train": "a sparse step vs the same step dense",
+    "inference": "a forward pass of a paper-sized model, CSR vs dense, on CPU",
+}
 
 
 class UsageError(Exception):
@@ -106,6 +109,7 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     b.add_argument("--preset", default="small")
     b.add_argument("--steps", type=int, default=15, help="timed steps of each kind (default 15)")
     b.add_argument("--device", help="default: the best available")
+    b.add_argument("--small", action="store_true", help="inference: a toy shape, not the paper's")
     b.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -196,8 +200,21 @@ def cmd_info(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .commands.bench import bench_train
+    from .commands.bench import bench_inference, bench_train
 
+    if args.what == "inference":
+        result = bench_inference(small=args.small)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(
+                f"forward of {result['tokens']} tokens: sparse {result['sparse_ms']:.1f} ms, dense "
+                f"{result['dense_ms']:.1f} ms, {result['ratio']:.1f}x; "
+                f"max |diff| {result['max_abs_err']:.2g}; "
+                f"model {result['sparse_model_mb']:.0f} MB sparse, {result['dense_model_mb']:.0f} MB dense; "
+                f"sparse load {result['load_s'] or 0:.1f} s, peak {result['load_peak_rss_mb'] or 0:.0f} MB"
+            )
+        return 0
     result = bench_train(args.preset, args.steps, args.device)
     if args.json:
         print(json.dumps(result))

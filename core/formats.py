@@ -28,6 +28,17 @@ from .data.tinypython import TinyPythonTokenizer, find_tokenizer_dir, load_token
 from .data.tokenizer import Tokenizer
 from .fileio import FileFormatError, atomic_write_text, check_size, read_json, replace_dir
 from .model import GPT
+from .sparse import (
+    SPARSE_BELOW,
+    SparseLinear,
+    dense,
+    densify,
+    release_pages,
+    sparse_keys,
+    sparsify,
+    to_csr,
+    weight_density,
+)
 
 FORMAT_NAME = "sparse-circuits-checkpoint"
 FORMAT_VERSION = 1
@@ -83,11 +94,14 @@ def model_state(model: GPT) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     if model.config.tied_unembed:
         state.pop("lm_head.weight", None)
-    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    return {k: dense(v.detach()).cpu().contiguous() for k, v in state.items()}
 
 
-def load_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None:
-    expected = model_state(model)
+def check_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None:
+    """FileFormatError unless `state` has exactly the model's tensors, in the model's shapes."""
+    expected = model.state_dict()
+    if model.config.tied_unembed:
+        expected.pop("lm_head.weight", None)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -103,6 +117,10 @@ def load_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None
                 f"{source}: {name} has shape {tuple(tensor.shape)}, "
                 f"the config needs {tuple(expected[name].shape)}"
             )
+
+
+def load_state(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None:
+    check_state(model, state, source)
     model.load_state_dict(state, strict=False)
 
 
@@ -150,18 +168,27 @@ def find_checkpoint_dir(path: Path) -> Path:
     raise FileFormatError(f"{path}: not a checkpoint (no config.json or beeg_config.json)")
 
 
-def load_checkpoint(path, device: str | torch.device = "cpu", tokenizer=None) -> Checkpoint:
+def load_checkpoint(
+    path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = False
+) -> Checkpoint:
     """`tokenizer`: a folder of encoder.json + vocab.bpe for an OpenAI model (default: found
-    beside or above it); our checkpoints carry their own."""
+    beside or above it); our checkpoints carry their own. `sparse`: hold the big matrices as CSR
+    (core/sparse.py; for inference and circuit work, not training), True, False, or None for
+    sparse when under SPARSE_BELOW of their weights are nonzero (on CPU and CUDA)."""
     folder = find_checkpoint_dir(Path(path))
+    device = torch.device(device)
+    if sparse is None and device.type not in ("cpu", "cuda"):
+        sparse = False
     if (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file():
-        ckpt = load_openai(folder, tokenizer)
+        ckpt = load_openai(folder, tokenizer, sparse)
     elif tokenizer is not None:
         raise FileFormatError(
             f"{folder}: a tokenizer folder is for OpenAI models; this checkpoint has its own tokenizer"
         )
     else:
         ckpt = load_ours(folder)
+        if sparse or (sparse is None and weight_density(ckpt.model) < SPARSE_BELOW):
+            sparsify(ckpt.model)
     ckpt.model.to(device).eval()
     return ckpt
 
@@ -215,36 +242,59 @@ def openai_config(raw: dict, source: Path) -> GPTConfig:
         raise FileFormatError(f"{source}: {e}") from None
 
 
-def load_openai(folder: Path, tokenizer_dir=None) -> Checkpoint:
-    config_path = folder / "beeg_config.json"
-    config = openai_config(read_json(config_path), config_path)
+def _read_torch_state(weights: Path, mmap: bool) -> dict:
     try:
-        check_fits_in_memory(config, str(config_path))
-    except ConfigError as e:
-        raise FileFormatError(str(e)) from None
-    weights = folder / "final_model.pt"
-    check_size(weights, MAX_WEIGHTS_BYTES)
-    try:
-        raw = torch.load(weights, map_location="cpu", weights_only=True)
+        try:
+            raw = torch.load(weights, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            raw = torch.load(weights, map_location="cpu", weights_only=True)  # an old, unzipped file
     except Exception as e:  # torch raises many types for a bad or unsafe file
         raise FileFormatError(
             f"{weights}: not a readable torch state dict ({torch_load_reason(e)})"
         ) from None
     if not isinstance(raw, dict):
         raise FileFormatError(f"{weights}: expected a state dict")
-    state = {}
-    for name, tensor in raw.items():
+    return raw
+
+
+def load_openai(folder: Path, tokenizer_dir=None, sparse: bool | None = False) -> Checkpoint:
+    """Dense (`sparse` False): read whole, as OpenAI does. Otherwise streamed: the file is
+    memory-mapped and each matrix converted to CSR as it is reached, its pages handed back once
+    read, so that memory peaks near the sparse size; with `sparse` None the model goes back to
+    dense if its matrices turn out to be over SPARSE_BELOW nonzero."""
+    config_path = folder / "beeg_config.json"
+    config = openai_config(read_json(config_path), config_path)
+    if sparse is False:  # a sparse load holds only the nonzeros
+        try:
+            check_fits_in_memory(config, str(config_path))
+        except ConfigError as e:
+            raise FileFormatError(str(e)) from None
+    weights = folder / "final_model.pt"
+    check_size(weights, MAX_WEIGHTS_BYTES)
+    raw = _read_torch_state(weights, mmap=sparse is not False)
+    renamed = {}
+    for name in list(raw):
         if name.endswith(".attn.bias"):  # the causal-mask buffer of the slow path
             continue
-        name = name.replace(".attn.attn_imp.sink_logit", ".attn.sink_logit")
-        state[name] = tensor.float() if tensor.is_floating_point() else tensor
+        renamed[name.replace(".attn.attn_imp.sink_logit", ".attn.sink_logit")] = name
     # The sink is a parameter only where training used it; OpenAI's eager loader skips it.
-    config.sink = any(k.endswith(".attn.sink_logit") for k in state)
-    state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
-    if config.tied_unembed:
-        state.pop("lm_head.weight", None)
-    model = GPT(config)
-    load_state(model, state, weights)
+    config.sink = any(k.endswith(".attn.sink_logit") for k in renamed)
+    if sparse is False:
+        state = {}
+        for name, original in renamed.items():
+            tensor = raw[original]
+            state[name] = tensor.float() if tensor.is_floating_point() else tensor
+        state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
+        if config.tied_unembed:
+            state.pop("lm_head.weight", None)
+        model = GPT(config)
+        load_state(model, state, weights)
+    else:
+        model = _stream_sparse(config, raw, renamed, weights)
+        if sparse is None and weight_density(model) >= SPARSE_BELOW:
+            densify(model)
     tokenizer_dir = tokenizer_dir or find_tokenizer_dir(folder)
     tokenizer = load_tokenizer(tokenizer_dir) if tokenizer_dir else None
     meta = {"source_format": "openai-circuit-sparsity"}
@@ -253,11 +303,45 @@ def load_openai(folder: Path, tokenizer_dir=None) -> Checkpoint:
     return Checkpoint(model, tokenizer, meta, folder)
 
 
-def load_model(path, device: str | torch.device = "cpu", tokenizer=None) -> GPT:
+def _stream_sparse(config: GPTConfig, raw: dict, renamed: dict[str, str], source: Path) -> GPT:
+    """Build the model on the meta device (no memory), then fill it tensor by tensor from the
+    memory-mapped `raw`: matrices as CSR, everything else copied out of the mapping."""
+    with torch.device("meta"):
+        model = GPT(config)
+    matrices = {f"{key}.weight" for key in sparse_keys(model)}
+    state = {}
+    for name, original in renamed.items():
+        tensor = raw.pop(original)
+        if name in matrices and tensor.dim() == 2:
+            state[name] = to_csr(tensor, release=True)
+        else:
+            dtype = torch.float32 if tensor.is_floating_point() else tensor.dtype
+            state[name] = tensor.to(dtype, copy=True)
+            release_pages(tensor)
+        del tensor
+    del raw
+    state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
+    if config.tied_unembed:
+        state.pop("lm_head.weight", None)
+    check_state(model, state, source)
+    for name in matrices:
+        key = name.removesuffix(".weight")
+        model.replace_linear(key, SparseLinear(state.pop(name), state.pop(f"{key}.bias", None)))
+    model.load_state_dict(state, strict=False, assign=True)
+    if config.tied_unembed:
+        model.lm_head.weight = model.transformer.wte.weight
+    left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise FileFormatError(f"{source}: no values for {', '.join(left[:5])}")
+    return model
+
+
+def load_model(path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = None) -> GPT:
     """The model of a checkpoint of ours or an OpenAI folder, in eval mode; its tokenizer (or
     None, when an OpenAI model has no tinypython folder beside or above it and `tokenizer`
-    names none) is `model.tokenizer`."""
-    ckpt = load_checkpoint(path, device, tokenizer)
+    names none) is `model.tokenizer`. `sparse` as load_checkpoint's, but by default chosen by
+    the model's density."""
+    ckpt = load_checkpoint(path, device, tokenizer, sparse)
     ckpt.model.tokenizer = ckpt.tokenizer
     return ckpt.model
 

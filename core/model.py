@@ -183,9 +183,7 @@ class GPT(nn.Module):
                 point.name = f"{i}.{location}"
                 self.hook_points[point.name] = point
             for linear in LINEARS:
-                block.get_submodule(linear).register_forward_hook(
-                    LinearHook(self.hook_registry, f"{i}.{linear}")
-                )
+                self._hook_linear(f"{i}.{linear}")
             for _, _, _, norm in SUBLAYERS:
                 block.get_submodule(norm).register_forward_pre_hook(
                     NormInputHook(self.hook_registry, f"{i}.{norm}")
@@ -193,6 +191,17 @@ class GPT(nn.Module):
         self.hook_final_resid.name = FINAL_HOOK
         self.hook_points[FINAL_HOOK] = self.hook_final_resid
         self.hook_registry.names |= set(self.hook_points)
+
+    def _hook_linear(self, key: str) -> None:
+        self.submodule(key).register_forward_hook(LinearHook(self.hook_registry, key))
+
+    def replace_linear(self, path: str, module: nn.Module) -> None:
+        """Put `module` (a SparseLinear, or back an nn.Linear) where the linear layer at `path`
+        (`transformer.h.0.mlp.c_fc`, `lm_head`) is, with the same name and the same hooks."""
+        parent, _, attr = path.rpartition(".")
+        setattr(self.get_submodule(parent) if parent else self, attr, module)
+        if path.startswith("transformer.h."):
+            self._hook_linear(path.removeprefix("transformer.h."))
 
     def _init_weights(self):
         for module in self.modules():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .sparse import dense
 from .topology import Node
 
 PERCENTILE_BINS = (
@@ -139,5 +140,5 @@ def top_tokens_for_channel(model, tokenizer, channel: int, k: int = 8) -> dict[s
     with torch.no_grad():
         return {
             "embedding": top(model.transformer.wte.weight[:, channel].float().cpu()),
-            "unembedding": top(model.lm_head.weight[:, channel].float().cpu()),
+            "unembedding": top(dense(model.lm_head.weight)[:, channel].float().cpu()),
         }

@@ -9,16 +9,32 @@ import json
 
 import torch
 
+from .sparse import dense
 from .topology import Node
 
 
 @torch.no_grad()
 def fingerprint(model) -> str:
-    """16 hex digits of SHA-256 over the config and every parameter and buffer, in order."""
+    """16 hex digits of SHA-256 over the config and every parameter and buffer by name, the
+    same whether the weights are held dense or sparse (a sparse layout keeps no -0.0, so zeros
+    are hashed without their sign)."""
+    h = hashlib.sha256(b"v2" + json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    tensors = dict([*model.named_parameters(), *model.named_buffers()])
+    for name in sorted(tensors):
+        h.update(name.encode())
+        values = dense(tensors[name].detach()).to("cpu", torch.float32).contiguous()
+        h.update((values + 0.0).numpy().tobytes())  # -0.0 + 0.0 is +0.0
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def legacy_fingerprint(model) -> str:
+    """The fingerprint circuits recorded before it was made layout-independent (the shipped
+    ones among them): parameters then buffers, in module order, zeros with their sign."""
     h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         h.update(name.encode())
-        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        h.update(dense(tensor.detach()).to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
@@ -32,7 +48,7 @@ def check_circuit_fits(
     """CircuitMismatch unless `circuit` was found in this model (when it records a fingerprint)
     and every node and edge it names exists in the model."""
     recorded = circuit.extra.get("model_fingerprint")
-    if recorded and recorded != model_fingerprint:
+    if recorded and recorded != model_fingerprint and recorded != legacy_fingerprint(model):
         raise CircuitMismatch(
             f"{source}: the circuit belongs to the model {circuit.model or 'unknown'} "
             f"(fingerprint {recorded}), not to {model_ref} (fingerprint {model_fingerprint})"

@@ -30,9 +30,16 @@ def resolve_model_path(path: str | Path) -> Path:
 
 
 class Workbench:
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu", tokenizer=None):
-        """`tokenizer`: an OpenAI model's tinypython folder, when it is not beside or above it."""
-        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device, tokenizer)
+    def __init__(
+        self,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        tokenizer=None,
+        sparse: bool | None = False,
+    ):
+        """`tokenizer`: an OpenAI model's tinypython folder, when it is not beside or above it.
+        `sparse`: hold the weights as CSR (core/sparse.py), as load_checkpoint's."""
+        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device, tokenizer, sparse)
         # Read-only weights: background jobs (pruning, sampling, ablation effects) and the GUI
         # run this one model object at once, each with its own hooks (core/hooks.py).
         self.model = self.checkpoint.model.eval().requires_grad_(False)

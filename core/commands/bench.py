@@ -62,3 +62,126 @@ def bench_train(
         "device": dev.type,
         "tokens_per_step": train_config.batch_size * train_config.seq_len,
     }
+
+
+# `sparse-circuits bench inference`: the paper's shape (Gao et al. 2025), with --small a toy one.
+PAPER_SHAPE = dict(
+    n_layer=8, d_model=2048, n_head=128, d_head=16, d_mlp=8192, vocab_size=2048, block_size=1024
+)
+SMALL_SHAPE = dict(n_layer=2, d_model=64, n_head=4, d_head=16, d_mlp=256, vocab_size=2048, block_size=64)
+_PEAK_RSS_CHILD = """
+import json, sys, time
+from core import load_model
+t0 = time.perf_counter()
+model = load_model(sys.argv[1], sparse=True)
+load_s = time.perf_counter() - t0
+peak_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"load_s": load_s, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def write_openai_model(folder, shape: dict, density: float = 1 / 128, seed: int = 0) -> None:
+    """A random model in OpenAI's format (beeg_config.json + final_model.pt): RMSNorm, sinks,
+    AbsTopK 1/4, untied unembedding, each matrix `density` nonzero, embeddings dense."""
+    import json
+    from pathlib import Path
+
+    from ..config import GPTConfig
+    from ..model import GPT
+    from ..sparse import sparse_keys
+
+    beeg = dict(shape, afrac=0.25, rms_norm=True, bias=False, tied_unembed=False, sink=True)
+    config = GPTConfig(**beeg, enable_bigram_table=False)
+    with torch.device("meta"):
+        meta = GPT(config)
+    matrices = {f"{key}.weight" for key in sparse_keys(meta)}
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, t in meta.state_dict().items():
+        if name in matrices:
+            w = torch.zeros(t.numel())
+            picks = torch.randperm(t.numel(), generator=gen)[: max(1, int(t.numel() * density))]
+            w[picks] = torch.randn(len(picks), generator=gen) * 0.05
+            state[name] = w.view(t.shape)
+        elif (
+            name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "transformer.ln_f.weight"
+        ):
+            state[name] = torch.ones(t.shape)
+        else:
+            state[name] = torch.randn(t.shape, generator=gen) * 0.02
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "beeg_config.json").write_text(json.dumps(beeg))
+    torch.save(state, folder / "final_model.pt")
+
+
+def model_bytes(model) -> int:
+    """Bytes of the model's tensors (CSR: values and indices), each storage once."""
+    from ..sparse import is_sparse
+
+    seen, total = set(), 0
+    for t in [*model.parameters(), *model.buffers()]:
+        parts = [t.values(), t.crow_indices(), t.col_indices()] if is_sparse(t) else [t]
+        for p in parts:
+            if p.data_ptr() not in seen:
+                seen.add(p.data_ptr())
+                total += p.numel() * p.element_size()
+    return total
+
+
+def _sparse_load_in_child(folder) -> dict:
+    """Time and peak memory of a sparse load, in a fresh process (so the peak is the load's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_CHILD, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@torch.no_grad()
+def bench_inference(small: bool = False, repeats: int = 5, tokens: int = 64) -> dict:
+    """A forward pass of `tokens` tokens, sparse (CSR) vs dense, on CPU, timed in alternation."""
+    import sys
+
+    from ..formats import load_model
+
+    shape = SMALL_SHAPE if small else PAPER_SHAPE
+    with tempfile.TemporaryDirectory() as tmp:
+        write_openai_model(tmp, shape)
+        child = _sparse_load_in_child(tmp) if sys.platform == "linux" else {}
+        models = {"sparse": load_model(tmp, sparse=True), "dense": load_model(tmp, sparse=False)}
+    ids = torch.randint(0, shape["vocab_size"], (1, tokens), generator=torch.Generator().manual_seed(1))
+    times = {kind: [] for kind in models}
+    logits = {}
+    for i in range(repeats + 1):
+        for kind, model in models.items():
+            t0 = time.perf_counter()
+            logits[kind] = model(ids)
+            if i:  # the first pass of each warms up
+                times[kind].append(time.perf_counter() - t0)
+    sparse_s, dense_s = statistics.median(times["sparse"]), statistics.median(times["dense"])
+    return {
+        "sparse_ms": sparse_s * 1000,
+        "dense_ms": dense_s * 1000,
+        "ratio": dense_s / sparse_s,
+        "max_abs_err": float((logits["sparse"] - logits["dense"]).abs().max()),
+        "sparse_model_mb": model_bytes(models["sparse"]) / 2**20,
+        "dense_model_mb": model_bytes(models["dense"]) / 2**20,
+        "load_s": child.get("load_s"),
+        "load_peak_rss_mb": child.get("peak_mb"),
+        "shape": "small" if small else "paper",
+        "tokens": tokens,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+    }

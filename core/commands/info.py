@@ -3,9 +3,8 @@ weights (not as the training schedule meant it)."""
 
 from __future__ import annotations
 
-import torch
-
 from ..formats import load_checkpoint
+from ..sparse import count_nonzero
 from ..sparsity import SparsitySpec, sparse_parameters
 from ..workbench import resolve_model_path
 
@@ -23,11 +22,11 @@ def checkpoint_info(path, tokenizer=None) -> dict:
         sparse_names = set(sparse_parameters(model, spec))
     else:  # an imported model: a matrix is sparse if training left zeros in it
         sparse_names = {
-            name for name, p in model.named_parameters() if p.dim() >= 2 and int((p != 0).sum()) < p.numel()
+            name for name, p in model.named_parameters() if p.dim() >= 2 and count_nonzero(p) < p.numel()
         }
     matrices, n_params, n_nonzero, sparse_numel, sparse_nonzero = [], 0, 0, 0, 0
     for name, p in model.named_parameters():
-        nonzero = int(torch.count_nonzero(p))
+        nonzero = count_nonzero(p)
         n_params += p.numel()
         n_nonzero += nonzero
         if name in sparse_names:

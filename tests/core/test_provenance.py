@@ -54,3 +54,17 @@ def test_nodes_and_edges_are_checked_against_the_widths():
     )
     with pytest.raises(CircuitMismatch, match="joins nothing"):
         check_circuit_fits(bad_edge, model, fp, "runs/b")
+
+
+def test_the_fingerprint_is_the_same_dense_or_sparse_and_old_circuits_still_fit():
+    from core import load_model
+    from core.circuit import Circuit
+    from core.provenance import check_circuit_fits, fingerprint, legacy_fingerprint
+    from core.workbench import default_model_dir
+
+    dense_model = load_model(default_model_dir(), sparse=False)
+    sparse_model = load_model(default_model_dir(), sparse=True)
+    assert fingerprint(dense_model) == fingerprint(sparse_model)
+    shipped = Circuit.load(default_model_dir() / "circuits" / "single_double_quote.json")
+    assert shipped.extra["model_fingerprint"] == legacy_fingerprint(dense_model)  # recorded before
+    check_circuit_fits(shipped, dense_model, fingerprint(dense_model), "default")
