@@ -36,6 +36,7 @@ test: setup
 
 bench: setup
 	$(BIN)/sparse-circuits bench train --json
+	$(BIN)/sparse-circuits bench inference --json
 	$(BIN)/sparse-circuits bench gui --json
 
 # The Linux artifacts (one-folder bundle, .tar.gz, .deb) into dist/; see packaging/README.md.
