@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
 from core.verdicts import CHECKS, judge, overall
 
@@ -234,7 +235,10 @@ class MainWindow(QMainWindow):
         self.graph.restore_requested.connect(s.restore)
         self.inspector.node_link.connect(lambda node: s.select([node]))
         self.mode_box.activated.connect(lambda i: s.set_graph_mode(self.mode_box.itemData(i)))
-        self.threshold.valueChanged.connect(self._on_threshold)
+        # Dragging the slider over a large graph would re-paint its edges on every step:
+        # the first step at once, then at most one every 80 ms.
+        self._throttled_threshold = qthrottled(self._on_threshold, timeout=80, leading=True)
+        self.threshold.valueChanged.connect(self._throttled_threshold)
         self.find_box.returnPressed.connect(self._find)
         fit.triggered.connect(self.graph.fit)
         self.effect_action.toggled.connect(self._toggle_effects)
