@@ -17,7 +17,7 @@ from core.distributed import Dist, DistributedError, from_env
 from core.formats import load_checkpoint
 from core.train import Trainer, read_metrics
 
-STEPS, STOP_AT = 20, 7
+STEPS, STOP_AT, STOP_AGAIN_AT = 20, 7, 14
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,7 +54,7 @@ def tiny_run(run_dir, stream, tokenizer, dist=None, resume=False, stop_at=None) 
     return losses
 
 
-def worker(rank: int, world: int, port: int, run_dir: str, stop_at, out: str) -> None:
+def worker(rank: int, world: int, port: int, run_dir: str, stop_at, resume: bool, out: str) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -65,16 +65,16 @@ def worker(rank: int, world: int, port: int, run_dir: str, stop_at, out: str) ->
     torch.set_num_threads(1)
     dist = from_env()
     try:
-        losses = tiny_run(run_dir, *stream_and_tokenizer(), dist=dist, stop_at=stop_at)
+        losses = tiny_run(run_dir, *stream_and_tokenizer(), dist=dist, resume=resume, stop_at=stop_at)
     finally:
         dist.close()
     Path(out, f"losses{rank}.json").write_text(json.dumps(losses))
 
 
-def spawn(tmp_path, name: str, stop_at=None) -> list[list[float]]:
-    out = tmp_path / f"{name}-losses"
+def spawn(tmp_path, name: str, stop_at=None, resume=False) -> list[list[float]]:
+    out = tmp_path / f"{name}-losses-{stop_at}"
     out.mkdir()
-    mp.spawn(worker, (2, free_port(), str(tmp_path / name), stop_at, str(out)), nprocs=2)
+    mp.spawn(worker, (2, free_port(), str(tmp_path / name), stop_at, resume, str(out)), nprocs=2)
     return [json.loads((out / f"losses{rank}.json").read_text()) for rank in range(2)]
 
 
@@ -92,33 +92,49 @@ def assert_same_weights(run_a, run_b) -> None:
     print(f"max |weight difference|: {worst:.2e}")
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, small_stream, tokenizer):
+    """The run one process makes: its folder and each step's loss."""
+    run_dir = tmp_path_factory.mktemp("one-process") / "run"
+    return run_dir, tiny_run(run_dir, small_stream, tokenizer)
+
+
 @pytest.mark.slow
-def test_two_processes_train_the_model_one_process_trains(tmp_path, small_stream, tokenizer):
-    single = tiny_run(tmp_path / "one", small_stream, tokenizer)
+def test_two_processes_train_the_model_one_process_trains(tmp_path, one_process):
+    one_dir, single = one_process
     rank0, rank1 = spawn(tmp_path, "two")
     assert len(single) == len(rank0) == STEPS
     assert rank0 == rank1  # every process reports the global batch's loss
     diffs = [abs(a - b) for a, b in zip(single, rank0)]
     print(f"max |loss difference|, 1 vs 2 processes, {STEPS} steps: {max(diffs):.2e}")
     assert max(diffs) < 1e-5, diffs
-    assert_same_weights(tmp_path / "one", tmp_path / "two")
+    assert_same_weights(one_dir, tmp_path / "two")
     # Rank 0 alone wrote the metrics: one record per logged step, none twice.
     assert [m["step"] for m in read_metrics(tmp_path / "two")] == [1, 10, 20]
 
 
+def saved_step(run_dir) -> int:
+    return json.loads((run_dir / "checkpoint" / "train_state.json").read_text())["step"]
+
+
 @pytest.mark.slow
-def test_a_two_process_run_resumes_with_one_process(tmp_path, small_stream, tokenizer):
-    single = tiny_run(tmp_path / "one", small_stream, tokenizer)
+def test_a_two_process_run_resumes_with_one_process_and_again_with_two(
+    tmp_path, one_process, small_stream, tokenizer
+):
+    one_dir, single = one_process
     first, _ = spawn(tmp_path, "split", stop_at=STOP_AT)  # cancelled: rank 0 saves at step 7
-    assert len(first) == STOP_AT
-    state = json.loads((tmp_path / "split" / "checkpoint" / "train_state.json").read_text())
-    assert state["step"] == STOP_AT
-    rest = tiny_run(tmp_path / "split", small_stream, tokenizer, resume=True)
-    assert len(rest) == STEPS - STOP_AT
-    diffs = [abs(a - b) for a, b in zip(single, first + rest)]
-    print(f"max |loss difference|, 1 process vs 2 then 1 (resumed at {STOP_AT}): {max(diffs):.2e}")
+    assert len(first) == STOP_AT and saved_step(tmp_path / "split") == STOP_AT
+    middle = tiny_run(tmp_path / "split", small_stream, tokenizer, resume=True, stop_at=STOP_AGAIN_AT)
+    assert len(middle) == STOP_AGAIN_AT - STOP_AT and saved_step(tmp_path / "split") == STOP_AGAIN_AT
+    last, _ = spawn(tmp_path, "split", resume=True)
+    assert len(last) == STEPS - STOP_AGAIN_AT
+    diffs = [abs(a - b) for a, b in zip(single, first + middle + last)]
+    print(
+        f"max |loss difference|, 1 process vs 2, 1, then 2 processes "
+        f"(resumed at {STOP_AT} and {STOP_AGAIN_AT}): {max(diffs):.2e}"
+    )
     assert max(diffs) < 1e-5, diffs
-    assert_same_weights(tmp_path / "one", tmp_path / "split")
+    assert_same_weights(one_dir, tmp_path / "split")
 
 
 @pytest.mark.slow
