@@ -38,11 +38,21 @@ class Dist:
         return slice(self.rank, batch_size, self.world)
 
     def device(self, device: torch.device) -> torch.device:
-        """The device this process trains on: its own GPU (LOCAL_RANK) when `device` is CUDA
-        without an index."""
-        if device.type == "cuda" and device.index is None:
-            return torch.device("cuda", self.local_rank)
-        return device
+        """The device this process trains on: the CPU, or its own GPU (LOCAL_RANK)."""
+        if device.type == "cpu":
+            return device
+        if device.type != "cuda":
+            raise DistributedError(f"several processes train on the CPU or CUDA GPUs, not {device.type}")
+        if device.index is not None:
+            raise DistributedError(
+                f"--device {device}: under torchrun give --device cuda; each process takes the GPU "
+                "of its LOCAL_RANK"
+            )
+        if self.local_rank >= torch.cuda.device_count():
+            raise DistributedError(
+                f"LOCAL_RANK {self.local_rank}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+        return torch.device("cuda", self.local_rank)
 
     def init(self, device: torch.device) -> None:
         """Join the process group: NCCL on CUDA, gloo otherwise."""

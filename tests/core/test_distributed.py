@@ -167,4 +167,9 @@ def test_torchrun_environment_is_detected():
         from_env({"RANK": "4", "WORLD_SIZE": "4", "LOCAL_RANK": "0"})
     assert Dist(1, 4, 1).rows(10) == slice(1, 10, 4)
     assert Dist(1, 4, 1).device(torch.device("cpu")) == torch.device("cpu")
-    assert Dist(1, 4, 1).device(torch.device("cuda")) == torch.device("cuda", 1)
+    with pytest.raises(DistributedError, match="--device cuda"):
+        Dist(1, 4, 1).device(torch.device("cuda", 0))
+    with pytest.raises(DistributedError, match="not mps"):
+        Dist(1, 4, 1).device(torch.device("mps"))
+    if torch.cuda.device_count() > 1:
+        assert Dist(1, 4, 1).device(torch.device("cuda")) == torch.device("cuda", 1)
