@@ -173,3 +173,25 @@ def test_torchrun_environment_is_detected():
         Dist(1, 4, 1).device(torch.device("mps"))
     if torch.cuda.device_count() > 1:
         assert Dist(1, 4, 1).device(torch.device("cuda")) == torch.device("cuda", 1)
+
+
+def differing_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist = Dist(rank, 2, rank)
+    dist.init(torch.device("cpu"))
+    try:
+        dist.check_same([torch.ones(3)], torch.device("cpu"), "weights")  # the same: passes
+        try:
+            dist.check_same([torch.ones(3) * (1 + rank * 1e-7)], torch.device("cpu"), "weights")
+            message = "not refused"
+        except DistributedError as e:
+            message = str(e)
+    finally:
+        dist.close()
+    Path(out, f"rank{rank}.txt").write_text(message)
+
+
+def test_processes_holding_different_weights_are_refused(tmp_path):
+    mp.spawn(differing_worker, (free_port(), str(tmp_path)), nprocs=2)
+    for rank in range(2):
+        assert (tmp_path / f"rank{rank}.txt").read_text() == "the 2 training processes hold different weights"
