@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from .config import GPTConfig
 from .data.stream import TokenStream
 from .data.tokenizer import Tokenizer
 from .device import pick_device
+from .distributed import Dist, DistributedError
 from .fileio import FileFormatError, atomic_write_text
 from .formats import load_ours, read_json, save_checkpoint
 from .model import GPT
@@ -112,7 +114,12 @@ def restore_optimizer(model: GPT, opt: torch.optim.Optimizer, tensors: dict, dev
 
 
 class Trainer:
-    """Owns one run folder: `metrics.jsonl` and `checkpoint/`."""
+    """Owns one run folder: `metrics.jsonl` and `checkpoint/`.
+
+    With `dist` (one of several torchrun processes) the model is wrapped in
+    DistributedDataParallel: each process takes its rows of the step's global batch, the loss
+    is scaled so that the averaged gradient is that of the global-batch mean, and rank 0 alone
+    writes the run folder."""
 
     def __init__(
         self,
@@ -124,10 +131,12 @@ class Trainer:
         device: str | None = None,
         resume: bool = False,
         corpus: str | None = None,
+        dist: Dist | None = None,
     ):
         self.run_dir = Path(run_dir)
         self.corpus = corpus  # None: the embedded corpus; else the user's folder
-        self.device = pick_device(device)
+        self.dist = dist
+        self.device = pick_device(device) if dist is None else dist.device(pick_device(device))
         self.stream = stream
         self.tokenizer = tokenizer
         self.start_step = 0
@@ -150,6 +159,30 @@ class Trainer:
         self.sparse = sparse_parameters(self.model, self.spec)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.project_weights = True  # False only to benchmark the dense twin
+        self.ddp = None
+        if dist is not None:
+            self._join(dist)
+
+    def _join(self, dist: Dist) -> None:
+        """Check that every process starts from the same weights and data, then wrap."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.cfg.batch_size < dist.world:
+            raise DistributedError(
+                f"a batch of {self.cfg.batch_size} rows cannot be shared by {dist.world} processes"
+            )
+        dist.init(self.device)
+        dist.check_same(list(self.model.parameters()), self.device, "starting weights")
+        checksum = torch.tensor([float(zlib.crc32(self.stream.ids.tobytes()))])
+        dist.check_same([checksum], self.device, "training data (corpus or tokenizer)")
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # The buffers are not trained and are equal on every process: no broadcast each step.
+        self.ddp = DistributedDataParallel(self.model, device_ids=ids, forward_sync_buffers=False)
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run folder (the only one, or rank 0)."""
+        return self.dist is None or self.dist.is_main
 
     def _load_resume_state(self):
         folder = self.run_dir / CHECKPOINT_DIR
@@ -169,8 +202,9 @@ class Trainer:
 
     def run(self) -> Iterator[TrainEvent]:
         cfg = self.cfg
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._truncate_metrics(self.start_step)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._truncate_metrics(self.start_step)
         self.model.train()
         step, saved_step = self.start_step, self.start_step
         t_start = time.perf_counter()
@@ -201,9 +235,9 @@ class Trainer:
                 if step % cfg.ckpt_every == 0 or last:
                     event.kind = "checkpoint"
                     event.val_loss = self.validation_loss()
-                    self.save(step)
+                    self._save_together(step)
                     saved_step = step
-                if logged:
+                if logged and self.is_main:
                     self._append_metrics(event)
                 yield event  # every step, so that a consumer can stop within one step
             yield TrainEvent(
@@ -219,8 +253,10 @@ class Trainer:
                 self.device.type,
             )
         except GeneratorExit:
-            if step != saved_step:
-                self.save(step)  # cancelled between steps: keep the work for --resume
+            # Cancelled between steps: keep the work for --resume. Rank 0's weights are every
+            # rank's; no barrier, since the other processes may be stopping too.
+            if step != saved_step and self.is_main:
+                self.save(step)
             raise
 
     def step(self, step: int) -> tuple[float, float, float, int]:
@@ -231,13 +267,21 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         x, y = self.stream.batch(step, cfg.batch_size, cfg.seq_len, cfg.seed)
+        n_tokens = x.numel()  # the global batch's
+        forward, scale = self.model, 1.0
+        if self.dist is not None:
+            rows = self.dist.rows(cfg.batch_size)
+            x, y = x[rows], y[rows]
+            # DDP averages gradients over processes: scaled so that the average is the gradient
+            # of the mean over the global batch, even where the rows do not divide evenly.
+            forward, scale = self.ddp, x.shape[0] * self.dist.world / cfg.batch_size
         x, y = x.to(self.device), y.to(self.device)
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                _, loss = self.model(x, y)
+                _, loss = forward(x, y)
         else:
-            _, loss = self.model(x, y)
-        loss.backward()
+            _, loss = forward(x, y)
+        (loss * scale if scale != 1.0 else loss).backward()
         clip_grad_rms_(self.params, cfg.grad_clip_rms)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
@@ -245,7 +289,10 @@ class Trainer:
             measured = project_(self.sparse, l0, cfg.min_per_unit)
         else:
             measured = nonzero_fraction(self.sparse.values())
-        return float(loss.detach()), lr, measured, x.numel()
+        if self.dist is not None:  # the global batch's loss: the mean over every process's rows
+            (total,) = self.dist.sum([float(loss.detach()) * x.shape[0]], self.device)
+            return total / cfg.batch_size, lr, measured, n_tokens
+        return float(loss.detach()), lr, measured, n_tokens
 
     @torch.no_grad()
     def validation_loss(self) -> float:
@@ -256,6 +303,17 @@ class Trainer:
             losses.append(float(self.model(x.to(self.device), y.to(self.device))[1]))
         self.model.train()
         return sum(losses) / len(losses)
+
+    def _save_together(self, step: int) -> None:
+        """Save at a checkpoint: rank 0 writes, after checking that every process holds the
+        same weights; the others wait until the checkpoint is whole."""
+        if self.dist is None:
+            self.save(step)
+            return
+        self.dist.check_same(list(self.model.parameters()), self.device, f"weights at step {step}")
+        if self.dist.is_main:
+            self.save(step)
+        self.dist.barrier()
 
     def save(self, step: int) -> None:
         meta = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..distributed import from_env
 from ..pipelines.events import Finished, TrainEvent, TrainingStarted
 from ..pipelines.training import TrainingSpec, training
 from ..train import CHECKPOINT_DIR
@@ -13,18 +14,30 @@ from .progress import progress_bar
 
 def run_training(args) -> int:
     run_dir = Path(args.out)
-    spec = TrainingSpec(run_dir, args.preset, args.steps, args.seed, args.device, args.corpus, args.resume)
+    dist = from_env()  # under torchrun: one of several processes training one model
+    spec = TrainingSpec(
+        run_dir, args.preset, args.steps, args.seed, args.device, args.corpus, args.resume, dist=dist
+    )
+    main = dist is None or dist.is_main  # only rank 0 reports
+    try:
+        return _report(training(spec), run_dir, args.quiet or not main, main)
+    finally:
+        if dist is not None:
+            dist.close()
+
+
+def _report(events, run_dir: Path, quiet: bool, main: bool) -> int:
     bar, last, checkpoint = None, None, None
-    events = training(spec)
     try:
         for event in events:
             if isinstance(event, TrainingStarted):
-                print(
-                    f"training {event.preset}: {event.n_params:,} parameters on {event.device}; "
-                    f"data: {event.data}",
-                    file=sys.stderr,
-                )
-                bar = progress_bar(event.total_steps, "training", not args.quiet, initial=event.start_step)
+                if main:
+                    print(
+                        f"training {event.preset}: {event.n_params:,} parameters on {event.device}; "
+                        f"data: {event.data}",
+                        file=sys.stderr,
+                    )
+                bar = progress_bar(event.total_steps, "training", not quiet, initial=event.start_step)
             elif isinstance(event, TrainEvent):
                 bar.update(event.step - bar.n)
                 bar.set_postfix(
@@ -37,14 +50,17 @@ def run_training(args) -> int:
         if bar is None:  # still setting up: nothing to resume
             raise
         bar.close()
-        print(
-            f"interrupted; continue with --resume (last checkpoint in {run_dir / CHECKPOINT_DIR})",
-            file=sys.stderr,
-        )
+        if main:
+            print(
+                f"interrupted; continue with --resume (last checkpoint in {run_dir / CHECKPOINT_DIR})",
+                file=sys.stderr,
+            )
         return 130
     finally:
         events.close()
     bar.close()
+    if not main:
+        return 0
     val = f", validation loss {last.val_loss:.3f}" if last.val_loss is not None else ""
     print(
         f"done: step {last.step}, loss {last.loss:.3f}{val}, {last.elapsed_s:.1f} s; "

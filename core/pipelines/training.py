@@ -15,6 +15,7 @@ import torch
 
 from ..data.sources import TrainingData, load_training_data
 from ..device import describe, pick_device
+from ..distributed import Dist
 from ..fileio import FileFormatError, check_writable
 from ..formats import load_ours, read_json
 from ..presets import PRESETS, preset
@@ -32,6 +33,7 @@ class TrainingSpec:
     corpus: str | None = None  # a folder of .py files; None: the embedded corpus
     resume: bool = False  # continue the run in `out` exactly
     data: TrainingData | None = None  # data already loaded (instead of reading `corpus`)
+    dist: Dist | None = None  # one of several torchrun processes training one model
 
 
 def run_state(run_dir) -> dict | None:
@@ -69,6 +71,8 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
     run_dir = Path(spec.out)
     check_writable(run_dir, "folder")  # before the corpus is read and the model built
     device = pick_device(spec.device)
+    if spec.dist is not None:
+        device = spec.dist.device(device)
     if spec.resume:
         state = run_state(run_dir)
         if state is None:
@@ -88,7 +92,9 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
     yield Status("reading the corpus…")
     if spec.resume:
         data = spec.data or _saved_data(run_dir, spec.corpus)
-        trainer = Trainer(run_dir, None, None, data.stream, data.tokenizer, str(device), resume=True)
+        trainer = Trainer(
+            run_dir, None, None, data.stream, data.tokenizer, str(device), resume=True, dist=spec.dist
+        )
     else:
         data = spec.data or load_training_data(spec.corpus)
         model_config, train_config = preset(spec.preset, data.tokenizer.vocab_size)
@@ -98,13 +104,23 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
             train_config.seed = spec.seed
         corpus = str(Path(spec.corpus).resolve()) if spec.corpus else None
         trainer = Trainer(
-            run_dir, model_config, train_config, data.stream, data.tokenizer, str(device), corpus=corpus
+            run_dir,
+            model_config,
+            train_config,
+            data.stream,
+            data.tokenizer,
+            str(device),
+            corpus=corpus,
+            dist=spec.dist,
         )
     total = trainer.cfg.steps
+    where = describe(device)
+    if spec.dist is not None:
+        where += f" x {spec.dist.world} processes"
     yield TrainingStarted(
         trainer.cfg.preset,
         trainer.model.num_params(),
-        describe(device),
+        where,
         data.description,
         trainer.start_step,
         total,
