@@ -111,6 +111,18 @@ def checks_tooltip(checks: dict, verdicts: dict) -> str:
     return f"<table cellspacing=4>{rows}</table>"
 
 
+def leave_a_core_to_the_window() -> None:
+    """Torch's CPU work (training, pruning, means in workers) uses one core fewer than the
+    machine has: with every core busy, the OS starves the GUI thread for 200 ms at a time."""
+    import os
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() >= cores:
+        torch.set_num_threads(cores - 1)
+
+
 def device_summary() -> str:
     from core.device import describe, pick_device
 
@@ -120,6 +132,7 @@ def device_summary() -> str:
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: QSettings | None = None):
         super().__init__()
+        leave_a_core_to_the_window()
         configure_plots()
         self.session = session or Session(self)
         self.settings = settings if settings is not None else app_settings()

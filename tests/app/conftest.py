@@ -1,6 +1,7 @@
 import shutil
 
 import pytest
+import torch
 from PySide6.QtCore import QSettings
 from safetensors.torch import save_file
 
@@ -113,3 +114,12 @@ def settle(window, timeout_s: float = 30.0) -> None:
         assert time.monotonic() < deadline, "the model did not finish opening"
         QApplication.processEvents()
         time.sleep(0.005)
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """The window leaves a core to the GUI (torch threads = cores - 1) for the whole process:
+    put the count back for the tests that follow."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
