@@ -3,6 +3,7 @@ inspector on the left; menus for files, editing and views."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -261,6 +262,9 @@ class MainWindow(QMainWindow):
         self.autosave = Autosave(self)
         self._fit_to_screen()
         self._default_state = self.saveState()
+        # Everything alive now lives as long as the window: out of the collector's full passes,
+        # which otherwise walk it all (0.2 s on a big heap) from whichever thread allocates.
+        gc.freeze()
         self._docks_sized = self._restore_layout()
 
     def _dock(self, title, widget, area) -> QDockWidget:
