@@ -8,33 +8,6 @@ from core.data.sources import TrainingData
 from tests.app.conftest import settle
 
 
-class EventLoopStalls:
-    """The longest gap between ticks of a 5 ms timer: how long the window was unresponsive."""
-
-    def __init__(self):
-        from PySide6.QtCore import QTimer
-
-        self.timer = QTimer()
-        self.timer.setInterval(5)
-        self.timer.timeout.connect(self._tick)
-        self.longest_ms, self._last = 0.0, None
-
-    def _tick(self):
-        now = time.perf_counter()
-        if self._last is not None:
-            self.longest_ms = max(self.longest_ms, (now - self._last) * 1000)
-        self._last = now
-
-    def __enter__(self):
-        self._last = time.perf_counter()
-        self.timer.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._tick()
-        self.timer.stop()
-
-
 @pytest.fixture
 def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path):
     import core.pipelines.training
