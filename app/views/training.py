@@ -30,7 +30,7 @@ from core.pipelines.training import TrainingSpec, run_state, training
 from core.presets import PRESETS
 from core.train import CHECKPOINT_DIR
 
-from ..workers import start_worker
+from ..workers import import_quietly, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +224,7 @@ class TrainingPanel(QWidget):
         self.t0 = time.monotonic()
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
-        self.handle = start_worker(
-            lambda: training(spec, snapshot_every=100), self._on_item, self._on_error, self._on_finished
-        )
+        self.handle = start_worker(lambda: _training(spec), self._on_item, self._on_error, self._on_finished)
         self.pause_button.setText("Pause")
         self._set_running(True)
 
@@ -300,3 +298,8 @@ class TrainingPanel(QWidget):
             log.info("Training stopped at step %s", f"{self.steps_x[-1]:,}")
         else:
             log.info("Training stopped before its first step")
+
+
+def _training(spec: TrainingSpec):
+    import_quietly("torch._dynamo")  # what the optimizer's first step would import mid-run
+    yield from training(spec, snapshot_every=100)
