@@ -88,7 +88,9 @@ def _train_in_worker(app, device, out: str) -> str:
     # Lambdas have no receiver, so they run on the worker's thread: they only record.
     worker.yielded.connect(
         lambda e: (
-            losses.append(e.loss) if isinstance(e, TrainEvent) and e.kind in ("step", "checkpoint") else None
+            losses.append(e.loss)
+            if isinstance(e, TrainEvent) and e.kind in ("step", "checkpoint") and e.logged
+            else None
         )
     )
     worker.errored.connect(errors.append)
@@ -103,8 +105,8 @@ def _train_in_worker(app, device, out: str) -> str:
         raise SelfTestError("training in a worker thread did not finish within 2 minutes")
     if errors:
         raise SelfTestError(f"training failed: {errors[0].splitlines()[0]}")
-    if len(losses) != TRAIN_STEPS or not all(map(math.isfinite, losses)):
-        raise SelfTestError(f"training gave losses {losses}, expected {TRAIN_STEPS} finite ones")
+    if len(losses) < 2 or not all(map(math.isfinite, losses)):  # read at the first and last step
+        raise SelfTestError(f"training gave losses {losses}, expected finite ones at its first and last step")
     return f"trained {TRAIN_STEPS} steps in a worker (loss {losses[0]:.2f} -> {losses[-1]:.2f})"
 
 

@@ -101,8 +101,11 @@ class GeneratorWorker(QObject):
 
 
 def _frequent(item) -> bool:
-    """Per-step progress, which may be thinned out; everything else is always delivered."""
-    return getattr(item, "kind", None) == "step" or getattr(item, "phase", None) == "optimize"
+    """Per-step progress, which may be thinned out; everything else (a training step whose loss
+    was read back included) is always delivered."""
+    if getattr(item, "kind", None) == "step":
+        return not getattr(item, "logged", False)
+    return getattr(item, "phase", None) == "optimize"
 
 
 class WorkerHandle:

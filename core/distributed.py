@@ -73,9 +73,9 @@ class Dist:
     def barrier(self) -> None:
         dist.barrier()
 
-    def sum(self, values: list[float], device: torch.device) -> list[float]:
+    def sum(self, values: list[float | torch.Tensor], device: torch.device) -> list[float]:
         """The sum over processes of each value (float64)."""
-        t = torch.tensor(values, dtype=torch.float64, device=device)
+        t = torch.stack([torch.as_tensor(v, device=device).double().reshape(()) for v in values])
         dist.all_reduce(t)
         return t.tolist()
 

@@ -50,17 +50,21 @@ def topk_mask(weight: torch.Tensor, k: int, min_per_unit: int = 4) -> torch.Tens
         rows = torch.topk(score, j_max, dim=1).indices  # rows[r, b]: column of row r's b-th largest
         cols = torch.topk(score, j_max, dim=0).indices  # cols[a, c]: row of column c's a-th largest
         j = floor_that_fits(rows, cols, k)
-        if j:
-            score.scatter_(1, rows[:, :j], float("inf"))
-            score.scatter_(0, cols[:j], float("inf"))
+        # Each rank b < j of the floor is reserved; j stays on the device (no host read).
+        for b in range(j_max):
+            keep = b < j
+            row_b, col_b = rows[:, b : b + 1], cols[b : b + 1]
+            score.scatter_(1, row_b, torch.where(keep, float("inf"), score.gather(1, row_b)))
+            score.scatter_(0, col_b, torch.where(keep, float("inf"), score.gather(0, col_b)))
     mask = torch.zeros(numel, dtype=torch.bool, device=weight.device)
     mask[torch.topk(score.flatten(), k, sorted=False).indices] = True
     return mask.view_as(weight)
 
 
-def floor_that_fits(rows: torch.Tensor, cols: torch.Tensor, k: int) -> int:
+def floor_that_fits(rows: torch.Tensor, cols: torch.Tensor, k: int) -> torch.Tensor:
     """The largest j whose floor (each row's j largest entries and each column's j largest,
-    from `topk_mask`'s sorted indices) holds at most k distinct entries; 0 if none does.
+    from `topk_mask`'s sorted indices) holds at most k distinct entries; 0 if none does. A
+    0-dim tensor on the indices' device: nothing is read back.
 
     The floor of j holds j * (rows + columns) entries less those chosen both by their row and by
     their column: a column's a-th largest entry, of rank b in its row, is chosen twice from
@@ -74,8 +78,7 @@ def floor_that_fits(rows: torch.Tensor, cols: torch.Tensor, k: int) -> int:
     level = torch.maximum(torch.arange(j_max, device=cols.device)[:, None], rank)
     twice = torch.bincount(level.flatten(), minlength=j_max + 1)[:j_max].cumsum(0)
     sizes = torch.arange(1, j_max + 1, device=cols.device) * (n_rows + n_cols) - twice
-    fits = (sizes <= k).nonzero()
-    return int(fits.max()) + 1 if len(fits) else 0
+    return (sizes <= k).sum()  # sizes grow with j, so the ones that fit are the first ones
 
 
 @dataclass(frozen=True)
@@ -112,14 +115,13 @@ def sparse_parameters(model, spec: SparsitySpec) -> dict[str, torch.nn.Parameter
 
 
 @torch.no_grad()
-def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> float:
+def project_(params: dict[str, torch.nn.Parameter], fraction: float, min_per_unit: int) -> None:
     """Zero all but the top `fraction` of each parameter's entries by magnitude (the floor of
-    `min_per_unit` per row and column inside that budget), in place. Returns the fraction of
-    their entries now nonzero, as measured (a kept entry may itself be zero)."""
+    `min_per_unit` per row and column inside that budget), in place, without reading anything
+    back from the device. `nonzero_fraction` measures the result."""
     if fraction < 1.0:
         for p in params.values():
             p.mul_(topk_mask(p, keep_count(p.numel(), fraction), min_per_unit))
-    return nonzero_fraction(params.values())
 
 
 @torch.no_grad()

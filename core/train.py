@@ -41,13 +41,14 @@ class TrainEvent:
     kind: str  # "step" (every step), "checkpoint" or "done"
     step: int  # optimizer steps completed
     total_steps: int
-    loss: float
+    loss: float  # as of the last logged step (read back from the device only then)
     lr: float
-    l0_frac: float  # measured: nonzero entries of the sparse parameters over all their entries
+    l0_frac: float  # measured then: nonzero entries of the sparse parameters over all their entries
     tokens_per_s: float
     elapsed_s: float
     val_loss: float | None = None
     device: str = "cpu"
+    logged: bool = True  # loss and l0_frac were measured at this step (every log_every steps)
 
 
 def sharkfin_lr(step: int, cfg: TrainConfig, l0_frac: float) -> float:
@@ -60,16 +61,17 @@ def sharkfin_lr(step: int, cfg: TrainConfig, l0_frac: float) -> float:
     return cfg.lr * shape / math.sqrt(l0_frac)
 
 
-def clip_grad_rms_(params: list[torch.nn.Parameter], max_rms: float) -> float:
-    """Scale gradients so that their root-mean-square over all entries is at most max_rms."""
+def clip_grad_rms_(params: list[torch.nn.Parameter], max_rms: float) -> torch.Tensor | None:
+    """Scale gradients so that their root-mean-square over all entries is at most max_rms, on
+    their device (nothing is read back). Returns the root-mean-square before (None: no grads)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return 0.0
+        return None
     total_sq = torch.stack([g.detach().float().pow(2).sum() for g in grads]).sum()
-    rms = math.sqrt(float(total_sq) / sum(g.numel() for g in grads))
-    if rms > max_rms:
-        for g in grads:
-            g.mul_(max_rms / rms)
+    rms = (total_sq / sum(g.numel() for g in grads)).sqrt()
+    scale = (max_rms / rms.clamp_min(1e-30)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.to(g.dtype))
     return rms
 
 
@@ -209,11 +211,17 @@ class Trainer:
         step, saved_step = self.start_step, self.start_step
         t_start = time.perf_counter()
         t_last, tokens_since = t_start, 0
+        loss = l0 = float("nan")  # as of the last logged step: read back only then
         try:
             while step < cfg.steps:
                 t_step = time.perf_counter()
-                loss, lr, l0, n_tokens = self.step(step)
+                loss_sum, lr, n_tokens = self.step(step)
                 step += 1
+                last = step == cfg.steps
+                first = step == self.start_step + 1
+                logged = step % cfg.log_every == 0 or first or last or step % cfg.ckpt_every == 0
+                if logged:
+                    loss, l0 = self.read_loss(loss_sum), nonzero_fraction(self.sparse.values())
                 now = time.perf_counter()
                 tokens_since += n_tokens
                 event = TrainEvent(
@@ -226,9 +234,8 @@ class Trainer:
                     n_tokens / max(now - t_step, 1e-9),
                     now - t_start,
                     device=self.device.type,
+                    logged=logged,
                 )
-                last = step == cfg.steps
-                logged = step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0
                 if logged:
                     event.tokens_per_s = tokens_since / max(now - t_last, 1e-9)
                     t_last, tokens_since = now, 0
@@ -259,8 +266,10 @@ class Trainer:
                 self.save(step)
             raise
 
-    def step(self, step: int) -> tuple[float, float, float, int]:
-        """One optimizer step (0-based index): (loss, lr, measured nonzero fraction, tokens)."""
+    def step(self, step: int) -> tuple[torch.Tensor, float, int]:
+        """One optimizer step (0-based index), queued on the device without reading anything
+        back (on a GPU a read waits for the queue to drain): (this process's summed loss over
+        its rows, as a tensor; lr; tokens of the global batch). `read_loss` reads it."""
         cfg = self.cfg
         l0 = l0_fraction_at(step + 1, cfg.steps, cfg.l0_target, cfg.anneal_frac)
         lr = sharkfin_lr(step, cfg, l0)
@@ -275,24 +284,29 @@ class Trainer:
             # DDP averages gradients over processes: scaled so that the average is the gradient
             # of the mean over the global batch, even where the rows do not divide evenly.
             forward, scale = self.ddp, x.shape[0] * self.dist.world / cfg.batch_size
-        x, y = x.to(self.device), y.to(self.device)
         if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+            y = y.pin_memory().to(self.device, non_blocking=True)
             with torch.autocast("cuda", dtype=torch.bfloat16):
                 _, loss = forward(x, y)
         else:
+            x, y = x.to(self.device), y.to(self.device)
             _, loss = forward(x, y)
         (loss * scale if scale != 1.0 else loss).backward()
         clip_grad_rms_(self.params, cfg.grad_clip_rms)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.project_weights:
-            measured = project_(self.sparse, l0, cfg.min_per_unit)
-        else:
-            measured = nonzero_fraction(self.sparse.values())
-        if self.dist is not None:  # the global batch's loss: the mean over every process's rows
-            (total,) = self.dist.sum([float(loss.detach()) * x.shape[0]], self.device)
-            return total / cfg.batch_size, lr, measured, n_tokens
-        return float(loss.detach()), lr, measured, n_tokens
+            project_(self.sparse, l0, cfg.min_per_unit)
+        return loss.detach().float() * x.shape[0], lr, n_tokens
+
+    def read_loss(self, loss_sum: torch.Tensor) -> float:
+        """A step's loss over the global batch, read back from the device (with torchrun: the
+        sum over every process's rows, so every process must call this at the same steps)."""
+        if self.dist is not None:
+            (total,) = self.dist.sum([loss_sum], self.device)
+            return total / self.cfg.batch_size
+        return float(loss_sum) / self.cfg.batch_size
 
     @torch.no_grad()
     def validation_loss(self) -> float:

@@ -247,13 +247,14 @@ class TrainingPanel(QWidget):
 
     def _on_item(self, item) -> None:
         if isinstance(item, TrainEvent):
-            self.steps_x.append(item.step)
-            self.loss_y.append(item.loss)
-            self.l0_y.append(item.l0_frac)
-            self.loss_curve.setData(self.steps_x, self.loss_y)
-            self.l0_curve.setData(self.steps_x, self.l0_y)
+            if item.logged:  # the steps in between carry the last measured loss
+                self.steps_x.append(item.step)
+                self.loss_y.append(item.loss)
+                self.l0_y.append(item.l0_frac)
+                self.loss_curve.setData(self.steps_x, self.loss_y)
+                self.l0_curve.setData(self.steps_x, self.l0_y)
             self.progress.setValue(item.step)
-            if len(self.steps_x) == 1:
+            if item.logged and len(self.steps_x) == 1:
                 self.t0, self.first_step = time.monotonic(), item.step
             done = item.step - self.first_step
             eta = (time.monotonic() - self.t0) / done * (item.total_steps - item.step) if done else 0

@@ -53,14 +53,17 @@ def bench_train(
                     times[kind].append(time.perf_counter() - t0)
     sparse_s = statistics.median(times["sparse"])
     dense_s = statistics.median(times["dense"])
+    tokens = train_config.batch_size * train_config.seq_len
     return {
         "sparse_step_s": sparse_s,
         "dense_step_s": dense_s,
         "ratio": sparse_s / dense_s,
+        "sparse_tokens_per_s": tokens / sparse_s,
+        "dense_tokens_per_s": tokens / dense_s,
         "preset": preset_name,
         "steps": steps,
         "device": dev.type,
-        "tokens_per_step": train_config.batch_size * train_config.seq_len,
+        "tokens_per_step": tokens,
     }
 
 

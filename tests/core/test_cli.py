@@ -105,6 +105,8 @@ def test_bench_train_reports_medians(capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result) >= {"sparse_step_s", "dense_step_s", "ratio"}
     assert result["ratio"] == pytest.approx(result["sparse_step_s"] / result["dense_step_s"])
+    tokens = result["tokens_per_step"]
+    assert result["sparse_tokens_per_s"] == pytest.approx(tokens / result["sparse_step_s"])
 
 
 def test_info_accepts_default_like_every_command(capsys):

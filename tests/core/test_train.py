@@ -1,7 +1,9 @@
 import json
+import traceback
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from core.formats import load_checkpoint
 from core.sparsity import keep_count
@@ -101,8 +103,44 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, small_stream, tokenizer
 def test_grad_rms_clipping():
     p = torch.nn.Parameter(torch.zeros(4))
     p.grad = torch.full((4,), 3.0)
-    assert clip_grad_rms_([p], 1.0) == pytest.approx(3.0)
+    assert float(clip_grad_rms_([p], 1.0)) == pytest.approx(3.0)
     torch.testing.assert_close(p.grad, torch.ones(4))
     p.grad = torch.full((4,), 0.5)
     clip_grad_rms_([p], 1.0)
     torch.testing.assert_close(p.grad, torch.full((4,), 0.5))
+
+
+class HostReads(TorchFunctionMode):
+    """Values read from tensors back to Python: on a GPU each waits for the device's queue.
+    Adam's step counts are not counted: torch keeps them on the host on every device."""
+
+    READS = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__"}
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in self.READS:
+            caller = traceback.extract_stack(limit=2)[0]
+            if not (caller.name == "_get_value" and "optim" in caller.filename):
+                self.reads.append(f"{name} at {caller.filename}:{caller.lineno}")
+        return func(*args, **(kwargs or {}))
+
+
+def test_steps_between_logged_ones_read_nothing_back(tmp_path, small_stream, tokenizer):
+    """A step queues its work on the device; only logged steps read the loss and nonzeros."""
+    cfg = tiny_train_config(steps=12, log_every=5, ckpt_every=100, l0_target=0.25, anneal_frac=0.5)
+    trainer = Trainer(tmp_path, tiny_config(), cfg, small_stream, tokenizer, "cpu")
+    reads, events, run = HostReads(), [], trainer.run()
+    while not events or events[-1].step < 9:
+        with reads:  # what making the next event reads back
+            events.append(next(run))
+        if events[-1].kind == "step" and not events[-1].logged:
+            assert reads.reads == [], (events[-1].step, reads.reads)
+        reads.reads.clear()
+    run.close()
+    logged = [e.step for e in events if e.logged]
+    assert logged == [1, 5]
+    assert events[2].loss == events[0].loss  # between logged steps: the last measured loss
