@@ -186,11 +186,36 @@ def load_checkpoint(
             f"{folder}: a tokenizer folder is for OpenAI models; this checkpoint has its own tokenizer"
         )
     else:
-        ckpt = load_ours(folder)
+        ckpt = load_ours_while_training(folder)
         if sparse or (sparse is None and weight_density(ckpt.model) < SPARSE_BELOW):
             sparsify(ckpt.model)
     ckpt.model.to(device).eval()
     return ckpt
+
+
+def load_ours_while_training(folder: Path, attempts: int = 5) -> Checkpoint:
+    """`load_ours`, for a checkpoint that a training run (any torchrun rank 0) may replace while
+    it is read: a save swaps in a whole new folder (fileio.replace_dir), so a read that saw the
+    folder change under it (another inode, or none) is made again from the new one, never
+    mixing the files of two saves."""
+    for attempt in range(attempts):
+        before = _inode(folder)
+        try:
+            ckpt = load_ours(folder)
+        except (FileFormatError, OSError):
+            if attempt + 1 < attempts and _inode(folder) != before:
+                continue
+            raise
+        if _inode(folder) == before:
+            return ckpt
+    raise FileFormatError(f"{folder}: replaced {attempts} times while being read; try again")
+
+
+def _inode(folder: Path) -> int | None:
+    try:
+        return folder.stat().st_ino
+    except OSError:
+        return None
 
 
 def load_ours(folder: Path) -> Checkpoint:

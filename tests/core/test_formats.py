@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from core import GPT, load_checkpoint, load_model
+from core import GPT, formats, load_checkpoint, load_model
 from core.fileio import FileFormatError
 from core.formats import save_checkpoint
 from tests.conftest import tiny_config
@@ -35,6 +35,29 @@ def test_rewrite_replaces_whole_folder(saved, tokenizer):
     assert load_checkpoint(folder).meta["step"] == 4
     assert not (folder / "tokenizer.json").exists()
     assert [p.name for p in folder.parent.iterdir()] == ["ckpt"]  # no staging left behind
+
+
+def test_a_checkpoint_replaced_while_it_is_read_is_read_again(saved, tokenizer, monkeypatch):
+    """As when the app opens a run's checkpoint while the run (a torchrun's rank 0) saves the
+    next: the save lands between reading the config and the weights. The open gets the files of
+    one save (the step in its config matches the weights saved with it), never a mix of two."""
+    model, folder = saved
+    read_json = formats.read_json
+    saves = []
+
+    def read_then_training_saves(path, *args, **kwargs):
+        data = read_json(path, *args, **kwargs)
+        if not saves:
+            with torch.no_grad():
+                model.final_logits_bias.fill_(4.0)
+            save_checkpoint(folder, model, tokenizer, {"step": 4})
+            saves.append(4)
+        return data
+
+    monkeypatch.setattr(formats, "read_json", read_then_training_saves)
+    ckpt = load_checkpoint(folder)
+    assert saves == [4]
+    assert ckpt.meta["step"] == 4 and float(ckpt.model.final_logits_bias[0]) == 4.0
 
 
 def test_bad_files_are_named(saved, tmp_path):
