@@ -99,8 +99,9 @@ class FileMenu(QObject):
                 self.window, "Open a circuit", self.start_in("circuit"), "Circuit (*.json *.pt)"
             )[0]
         )
-        if path and self.guard("open the circuit", self.session.open_circuit, path):
-            self._done("circuit", path, "Opened the circuit")
+        if path:  # a viz_data.pt opens in the background: failures come through job_failed
+            done = lambda: self._done("circuit", path, "Opened the circuit")  # noqa: E731
+            self.guard("open the circuit", self.session.open_circuit, path, done)
 
     def open_workspace(self, path=None) -> None:
         path = (

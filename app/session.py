@@ -15,10 +15,9 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from core.circuit import Circuit
 from core.fileio import FileFormatError
 from core.interventions import Intervention
-from core.openai_viz import circuit_from_viz, find_model_dir
 from core.outputs import ExampleScores, Prediction, predict, score_examples
-from core.pipelines.events import ModelOpened, Progress, Status
-from core.pipelines.opening import open_workbench
+from core.pipelines.events import CircuitOpened, ModelOpened, Progress, Status
+from core.pipelines.opening import open_viz_circuit, open_workbench
 from core.provenance import check_circuit_fits
 from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
@@ -138,11 +137,16 @@ class Session(QObject):
         jobs = (self._opening, self._graph_job, self._predict_job, self._scores_job)
         return all([job.stop(timeout_ms) for job in jobs])
 
-    def _start_opening(self, path, when_opened, what: str, error_prefix: str = "") -> None:
+    def _start_opening(self, path, when_opened, what: str, error_prefix: str = "", make=None) -> None:
+        """Run an opening job (`make`, default: open the model at `path`); `when_opened(item)`
+        takes its final event, ModelOpened or CircuitOpened, on the GUI thread."""
         self._when_opened, self._opening_what, self._error_prefix = when_opened, what, error_prefix
         self.job_progress.emit(f"Opening {Path(path).name}…", 0, 0)
         self._opening.start(
-            lambda: open_workbench(path), self._on_opening_item, self._on_opening_error, self._on_opening_end
+            make or (lambda: open_workbench(path)),
+            self._on_opening_item,
+            self._on_opening_error,
+            self._on_opening_end,
         )
 
     def _on_opening_item(self, item) -> None:
@@ -152,11 +156,11 @@ class Session(QObject):
             self.job_progress.emit(item.text[:1].upper() + item.text[1:], 0, 0)
         elif isinstance(item, Progress):
             self.job_progress.emit(item.text[:1].upper() + item.text[1:], item.done, item.total)
-        elif isinstance(item, ModelOpened):
+        elif isinstance(item, (ModelOpened, CircuitOpened)):
             self._opening.release()
             when_opened, self._when_opened = self._when_opened, None
             try:
-                when_opened(item.bench)
+                when_opened(item.bench if isinstance(item, ModelOpened) else item)
             except (FileFormatError, ValueError, OSError) as e:
                 self.job_failed.emit(self._opening_what, str(e))
             self.job_done.emit()
@@ -190,20 +194,34 @@ class Session(QObject):
         if circuit_path.is_file():
             self.open_circuit(circuit_path)
 
-    def open_circuit(self, path) -> None:
-        """A circuit file, or one of OpenAI's viz_data.pt circuits: its edges come from the model
-        beside its viz/ folder, else from the open model; it is kept inline, as a pruned one."""
+    def open_circuit(self, path, then=None) -> None:
+        """A circuit file, here and now; or, in the background (`open_viz_in_background`), one of
+        OpenAI's viz_data.pt circuits. Then `then()` runs."""
         if str(path).endswith(".pt"):
-            bench = self.bench if find_model_dir(path) is None else None
-            checkpoint = None if bench is None else bench.checkpoint
-            fingerprint = None if bench is None else bench.fingerprint
-            circuit = circuit_from_viz(path, checkpoint=checkpoint, model_fingerprint=fingerprint)
-            self._check_fits(circuit, path)
-            self.set_circuit(circuit, None)
+            self.open_viz_in_background(path, then)
             return
         circuit = Circuit.load(path)
         self._check_fits(circuit, path)
         self.set_circuit(circuit, str(path))
+        if then is not None:
+            then()
+
+    def open_viz_in_background(self, path, then=None) -> None:
+        """One of OpenAI's viz_data.pt circuits, read in a worker: with the model in models/<model>/
+        beside its viz/ folder (opened first when it is not the open one), else with the open
+        model. The circuit is kept inline, as a pruned one. A failure is reported by
+        `job_failed` and changes nothing."""
+
+        def install(opened: CircuitOpened):
+            if opened.bench is not None:
+                self._install(opened.bench)
+            self.set_circuit(opened.circuit, None)
+            if then is not None:
+                then()
+
+        bench = self.bench
+        make = lambda: open_viz_circuit(path, bench)  # noqa: E731
+        self._start_opening(path, install, "open the circuit", make=make)
 
     def _check_fits(self, circuit: Circuit, source) -> None:
         """A circuit found in another model, or naming nodes this one lacks, is refused

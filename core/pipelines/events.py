@@ -20,6 +20,7 @@ __all__ = [
     "Status",
     "Progress",
     "ModelOpened",
+    "CircuitOpened",
     "TrainingStarted",
     "WeightsSnapshot",
     "Finished",
@@ -54,6 +55,16 @@ class ModelOpened:
     """A model opened for circuit work, with its means."""
 
     bench: Workbench
+
+
+@dataclass(frozen=True)
+class CircuitOpened:
+    """A circuit read for a model: `bench` is the model it needed, opened on the way, or None
+    when it is the model already open."""
+
+    circuit: Circuit
+    path: str
+    bench: Workbench | None
 
 
 @dataclass(frozen=True)
