@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 from core.fileio import FileFormatError
 
 from .recent import RecentFiles
+from .views.viz_browser import VizBrowser
 from .workspace import FILE_FILTER, SUFFIX, load_workspace, save_workspace
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class FileMenu(QObject):
         add = self.window._action
         add(menu, "&Open checkpoint…", self.open_checkpoint, QKeySequence.Open)
         add(menu, "Open &circuit…", self.open_circuit, "Ctrl+Shift+O")
+        add(menu, "&Browse OpenAI circuits…", self.browse_viz)
         add(menu, "Open &workspace…", lambda: self.open_workspace())
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.setToolTipsVisible(True)
@@ -102,6 +104,23 @@ class FileMenu(QObject):
         if path:  # a viz_data.pt opens in the background: failures come through job_failed
             done = lambda: self._done("circuit", path, "Opened the circuit")  # noqa: E731
             self.guard("open the circuit", self.session.open_circuit, path, done)
+
+    def browse_viz(self, root=None) -> VizBrowser | None:
+        """OpenAI's published circuits under a folder (its viz/ tree), to pick one to open."""
+        root = root or QFileDialog.getExistingDirectory(
+            self.window, "A folder of OpenAI's circuits (holding viz/)", self.start_in("viz")
+        )
+        if not root:
+            return None
+        try:
+            browser = VizBrowser(root, self.window)
+        except (FileFormatError, OSError) as e:
+            QMessageBox.warning(self.window, "Could not browse the circuits", str(e))
+            return None
+        self.remember_folder("viz", root)
+        browser.chosen.connect(self.open_circuit)
+        browser.open()
+        return browser
 
     def open_workspace(self, path=None) -> None:
         path = (
