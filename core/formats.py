@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .config import ConfigError, GPTConfig, check_fits_in_memory
 from .data.tinypython import TinyPythonTokenizer, find_tokenizer_dir, load_tokenizer
 from .data.tokenizer import Tokenizer
 from .fileio import FileFormatError, atomic_write_text, check_size, read_json, replace_dir
+from .generators import drain
 from .model import GPT
 from .sparse import (
     SPARSE_BELOW,
@@ -171,16 +173,25 @@ def find_checkpoint_dir(path: Path) -> Path:
 def load_checkpoint(
     path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = False
 ) -> Checkpoint:
-    """`tokenizer`: a folder of encoder.json + vocab.bpe for an OpenAI model (default: found
-    beside or above it); our checkpoints carry their own. `sparse`: hold the big matrices as CSR
-    (core/sparse.py; for inference and circuit work, not training), True, False, or None for
-    sparse when under SPARSE_BELOW of their weights are nonzero (on CPU and CUDA)."""
+    """`iter_load_checkpoint`, run to its end."""
+    return drain(iter_load_checkpoint(path, device, tokenizer, sparse))
+
+
+def iter_load_checkpoint(
+    path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = False
+) -> Generator[tuple[int, int], None, Checkpoint]:
+    """Yields (tensors read, of all) while an OpenAI model's weights are read one by one, then
+    returns the Checkpoint. `tokenizer`: a folder of encoder.json + vocab.bpe for an OpenAI
+    model (default: found beside or above it); our checkpoints carry their own. `sparse`:
+    hold the big matrices as CSR (core/sparse.py; for inference and circuit work, not
+    training), True, False, or None for sparse when under SPARSE_BELOW of their weights are
+    nonzero (on CPU and CUDA)."""
     folder = find_checkpoint_dir(Path(path))
     device = torch.device(device)
     if sparse is None and device.type not in ("cpu", "cuda"):
         sparse = False
     if (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file():
-        ckpt = load_openai(folder, tokenizer, sparse)
+        ckpt = yield from iter_load_openai(folder, tokenizer, sparse)
     elif tokenizer is not None:
         raise FileFormatError(
             f"{folder}: a tokenizer folder is for OpenAI models; this checkpoint has its own tokenizer"
@@ -285,10 +296,17 @@ def _read_torch_state(weights: Path, mmap: bool) -> dict:
 
 
 def load_openai(folder: Path, tokenizer_dir=None, sparse: bool | None = False) -> Checkpoint:
-    """Dense (`sparse` False): read whole, as OpenAI does. Otherwise streamed: the file is
-    memory-mapped and each matrix converted to CSR as it is reached, its pages handed back once
-    read, so that memory peaks near the sparse size; with `sparse` None the model goes back to
-    dense if its matrices turn out to be over SPARSE_BELOW nonzero."""
+    return drain(iter_load_openai(folder, tokenizer_dir, sparse))
+
+
+def iter_load_openai(
+    folder: Path, tokenizer_dir=None, sparse: bool | None = False
+) -> Generator[tuple[int, int], None, Checkpoint]:
+    """Memory-mapped, read tensor by tensor (yielding how many of all are read). Dense
+    (`sparse` False): each copied out as OpenAI's loader has it. Otherwise each matrix is
+    converted to CSR as it is reached, its pages handed back once read, so that memory peaks
+    near the sparse size; with `sparse` None the model goes back to dense if its matrices turn
+    out to be over SPARSE_BELOW nonzero."""
     config_path = folder / "beeg_config.json"
     config = openai_config(read_json(config_path), config_path)
     if sparse is False:  # a sparse load holds only the nonzeros
@@ -298,7 +316,7 @@ def load_openai(folder: Path, tokenizer_dir=None, sparse: bool | None = False) -
             raise FileFormatError(str(e)) from None
     weights = folder / "final_model.pt"
     check_size(weights, MAX_WEIGHTS_BYTES)
-    raw = _read_torch_state(weights, mmap=sparse is not False)
+    raw = _read_torch_state(weights, mmap=True)
     renamed = {}
     for name in list(raw):
         if name.endswith(".attn.bias"):  # the causal-mask buffer of the slow path
@@ -308,16 +326,19 @@ def load_openai(folder: Path, tokenizer_dir=None, sparse: bool | None = False) -
     config.sink = any(k.endswith(".attn.sink_logit") for k in renamed)
     if sparse is False:
         state = {}
-        for name, original in renamed.items():
-            tensor = raw[original]
-            state[name] = tensor.float() if tensor.is_floating_point() else tensor
+        for done, (name, original) in enumerate(renamed.items()):
+            tensor = raw.pop(original)
+            state[name] = tensor.to(torch.float32 if tensor.is_floating_point() else tensor.dtype, copy=True)
+            del tensor
+            yield done + 1, len(renamed)
+        del raw
         state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
         if config.tied_unembed:
             state.pop("lm_head.weight", None)
         model = GPT(config)
         load_state(model, state, weights)
     else:
-        model = _stream_sparse(config, raw, renamed, weights)
+        model = yield from _stream_sparse(config, raw, renamed, weights)
         if sparse is None and weight_density(model) >= SPARSE_BELOW:
             densify(model)
     tokenizer_dir = tokenizer_dir or find_tokenizer_dir(folder)
@@ -328,14 +349,16 @@ def load_openai(folder: Path, tokenizer_dir=None, sparse: bool | None = False) -
     return Checkpoint(model, tokenizer, meta, folder)
 
 
-def _stream_sparse(config: GPTConfig, raw: dict, renamed: dict[str, str], source: Path) -> GPT:
+def _stream_sparse(
+    config: GPTConfig, raw: dict, renamed: dict[str, str], source: Path
+) -> Generator[tuple[int, int], None, GPT]:
     """Build the model on the meta device (no memory), then fill it tensor by tensor from the
     memory-mapped `raw`: matrices as CSR, everything else copied out of the mapping."""
     with torch.device("meta"):
         model = GPT(config)
     matrices = {f"{key}.weight" for key in sparse_keys(model)}
     state = {}
-    for name, original in renamed.items():
+    for done, (name, original) in enumerate(renamed.items()):
         tensor = raw.pop(original)
         if name in matrices and tensor.dim() == 2:
             state[name] = to_csr(tensor, release=True)
@@ -344,6 +367,7 @@ def _stream_sparse(config: GPTConfig, raw: dict, renamed: dict[str, str], source
             state[name] = tensor.to(dtype, copy=True)
             release_pages(tensor)
         del tensor
+        yield done + 1, len(renamed)
     del raw
     state.setdefault("final_logits_bias", torch.zeros(config.vocab_size))
     if config.tied_unembed:

@@ -14,13 +14,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .data.stream import TokenStream
+from .generators import drain
 
 MEANS_FILE = "means.safetensors"
 
 
 def compute_means(model, stream: TokenStream, **kwargs) -> dict[str, torch.Tensor]:
     """{hook name or `<linear>:in`: mean over positions and sequences, [width]}."""
-    return _drain(iter_means(model, stream, **kwargs))
+    return drain(iter_means(model, stream, **kwargs))
 
 
 def iter_means(
@@ -60,7 +61,7 @@ def load_or_compute_means(
     """Means cached in `folder` if present and matching the model (and, when `source` is
     given, taken over that corpus), else computed (and cached there when the folder is
     writable, recording `source`). `stream_factory()` gives the corpus token stream."""
-    return _drain(iter_load_or_compute_means(model, folder, stream_factory, source))
+    return drain(iter_load_or_compute_means(model, folder, stream_factory, source))
 
 
 def iter_load_or_compute_means(
@@ -87,12 +88,3 @@ def iter_load_or_compute_means(
         except OSError:
             pass  # a read-only checkpoint: use the means without caching them
     return means
-
-
-def _drain(generator: Generator):
-    """Run a generator to its end and give its return value."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value

@@ -3,6 +3,7 @@ each loaded once and only when first needed."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from functools import cached_property
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 from .data.corpus import read_code_archive, resources_dir
 from .data.sources import load_training_data
 from .data.stream import TokenStream
-from .formats import Checkpoint, load_checkpoint
+from .formats import Checkpoint, iter_load_checkpoint, load_checkpoint
 from .means import iter_load_or_compute_means, load_or_compute_means
 from .provenance import fingerprint
 from .taskeval import TaskBatch, task_batch
@@ -36,10 +37,14 @@ class Workbench:
         device: str | torch.device = "cpu",
         tokenizer=None,
         sparse: bool | None = False,
+        checkpoint: Checkpoint | None = None,
     ):
         """`tokenizer`: an OpenAI model's tinypython folder, when it is not beside or above it.
-        `sparse`: hold the weights as CSR (core/sparse.py), as load_checkpoint's."""
-        self.checkpoint: Checkpoint = load_checkpoint(resolve_model_path(path), device, tokenizer, sparse)
+        `sparse`: hold the weights as CSR (core/sparse.py), as load_checkpoint's. `checkpoint`:
+        the one at `path`, already read (see `iter_open`)."""
+        self.checkpoint: Checkpoint = checkpoint or load_checkpoint(
+            resolve_model_path(path), device, tokenizer, sparse
+        )
         # Read-only weights: background jobs (pruning, sampling, ablation effects) and the GUI
         # run this one model object at once, each with its own hooks (core/hooks.py).
         self.model = self.checkpoint.model.eval().requires_grad_(False)
@@ -56,6 +61,14 @@ class Workbench:
                 f"more than the model's vocabulary of {self.model.config.vocab_size}"
             )
         self.device = torch.device(device)
+
+    @classmethod
+    def iter_open(
+        cls, path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = False
+    ) -> Generator[tuple[int, int], None, Workbench]:
+        """Yields (tensors read, of all) while a big model's weights are read, then returns it."""
+        ckpt = yield from iter_load_checkpoint(resolve_model_path(path), device, tokenizer, sparse)
+        return cls(path, device, tokenizer, sparse, checkpoint=ckpt)
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ from ..taskeval import evaluate
 from ..tasks import BUILTIN_TASKS, get_task
 from ..verdicts import CHECKS, format_table
 from ..workbench import Workbench
-from .progress import progress_bar
+from .progress import progress_bar, run_with_progress
 
 
 def cmd_tasks(args) -> int:
@@ -96,7 +96,7 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
 
 def cmd_prune(args) -> int:
     check_writable(args.out, "circuit")  # before minutes of pruning, not after
-    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
+    bench = open_bench(args)
     task = get_task(args.task)
     config = PruneConfig(
         target_loss=args.target_loss,
@@ -124,7 +124,7 @@ def cmd_prune(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
+    bench = open_bench(args)
     task = get_task(args.task)
     batch = bench.batch(task, args.examples, args.split)
     if args.circuit:
@@ -163,8 +163,14 @@ def circuit_size(circuit: Circuit) -> dict:
     }
 
 
+def open_bench(args) -> Workbench:
+    """The model of a command, with a progress bar while a big OpenAI model's weights are read."""
+    loading = Workbench.iter_open(args.checkpoint, args.device or "cpu", args.tokenizer)
+    return run_with_progress(loading, "reading the weights", not getattr(args, "quiet", False))
+
+
 def cmd_check(args) -> int:
-    bench = Workbench(args.checkpoint, args.device or "cpu", args.tokenizer)
+    bench = open_bench(args)
     circuit = Circuit.load(args.circuit)
     task = get_task(args.task or circuit.task)
     config = PruneConfig(

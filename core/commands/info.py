@@ -3,14 +3,16 @@ weights (not as the training schedule meant it)."""
 
 from __future__ import annotations
 
-from ..formats import load_checkpoint
+from ..formats import iter_load_checkpoint
 from ..sparse import count_nonzero
 from ..sparsity import SparsitySpec, sparse_parameters
 from ..workbench import resolve_model_path
+from .progress import run_with_progress
 
 
 def checkpoint_info(path, tokenizer=None) -> dict:
-    ckpt = load_checkpoint(resolve_model_path(path), tokenizer=tokenizer)
+    loading = iter_load_checkpoint(resolve_model_path(path), tokenizer=tokenizer)
+    ckpt = run_with_progress(loading, "reading the weights")
     model = ckpt.model
     settings = ckpt.meta.get("sparsity")
     if settings:

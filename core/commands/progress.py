@@ -78,3 +78,21 @@ def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0, 
         file=sys.stderr,
         dynamic_ncols=True,
     )
+
+
+def run_with_progress(generator, desc: str, enabled: bool = True, unit: str = "tensor"):
+    """Drive a generator of (done, total) to its end, with a bar once it reports (a model whose
+    weights are read in one piece reports nothing, and shows none); returns its value."""
+    bar = None
+    try:
+        while True:
+            try:
+                done, total = next(generator)
+            except StopIteration as stop:
+                return stop.value
+            if bar is None:
+                bar = progress_bar(total, desc, enabled, unit=unit)
+            bar.update(done - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()

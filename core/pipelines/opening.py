@@ -23,7 +23,14 @@ def open_workbench(path: str | Path, device: str = "cpu") -> Iterator:
 
 def _opened(path, device) -> Iterator:
     yield Status(f"reading {path}…")
-    bench = Workbench(path, device)
+    loading = Workbench.iter_open(path, device)
+    while True:
+        try:
+            done, total = next(loading)
+        except StopIteration as opened:
+            bench = opened.value
+            break
+        yield Progress("reading the weights", done, total)
     for done, total in bench.iter_means():
         yield Progress("computing mean activations", done, total)
     bench.warm_up()

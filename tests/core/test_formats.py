@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from core import GPT, formats, load_checkpoint, load_model
+from core.cli import main
 from core.fileio import FileFormatError
 from core.formats import save_checkpoint
-from tests.conftest import tiny_config
+from tests.conftest import FIXTURES, tiny_config
 
 
 @pytest.fixture
@@ -105,3 +106,23 @@ def test_openai_folder_with_pickled_code_is_refused(tmp_path):
     (tmp_path / "final_model.pt").write_bytes(pickle.dumps({"x": Evil()}))
     with pytest.raises(FileFormatError, match="final_model.pt"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_openai_model_is_read_tensor_by_tensor_with_progress(sparse, capsys):
+    folder = FIXTURES / "openai_format" / "layernorm_bias_tied"
+    loading = formats.iter_load_checkpoint(folder, sparse=sparse)
+    reports = []
+    while True:
+        try:
+            reports.append(next(loading))
+        except StopIteration as done:
+            model = done.value.model
+            break
+    n = reports[-1][1]
+    assert n > 10 and reports == [(i, n) for i in range(1, n + 1)]
+    ids = torch.randint(0, model.config.vocab_size, (1, 8))
+    torch.testing.assert_close(model(ids), load_model(folder, sparse=False)(ids), atol=1e-4, rtol=0)
+    # The command line shows it (on a pipe: one line, not a bar's flood of carriage returns).
+    assert main(["info", str(folder), "--json"]) == 0
+    assert f"reading the weights: {n}/{n}" in capsys.readouterr().err
