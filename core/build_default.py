@@ -144,8 +144,9 @@ def format_report(report: dict) -> str:
         "Losses are two-token cross-entropies (chance is 0.693). `sufficiency`: the circuit alone; "
         "`necessity`: the model without the circuit; `random`: random node sets of the same size "
         "per location (mean ± std of 20); `zero`: the circuit with zero instead of mean ablation; "
-        "`held-out`: the circuit on unseen examples; `re-init`: the same pruner on a model with "
-        "re-initialised weights of the same sparsity pattern, at the circuit's size. `edges` are "
+        "`held-out`: the circuit on unseen examples; `re-init`: the same pruner on a twin whose "
+        "weights between node sites are re-initialised on the same sparsity pattern (what no "
+        "mask covers kept), at the circuit's size. `edges` are "
         "the nonzero weights between the circuit's nodes, as the paper counts them; `residual "
         "links` are a kept write read by a kept later read on the same residual channel.",
         "",
@@ -186,6 +187,12 @@ def caution_for(row: dict) -> str | None:
             "random node sets of the same size do as well: the last token alone decides the "
             "task through what no mask covers (its embedding's direct path to the logits "
             "and the bigram table), so the circuit shows nothing"
+        )
+    if row["necessity_loss"] < row["loss_full"] + 0.1:
+        return (
+            f"the model does nearly as well without the circuit (necessity loss "
+            f"{row['necessity_loss']:.3f} against {row['loss_full']:.3f} in full): another "
+            f"path does the task too, so the circuit is not how the model must do it"
         )
     if row["heldout_loss"] > row["target_loss"]:
         return f"held-out loss {row['heldout_loss']:.3f} is above the target"

@@ -69,38 +69,70 @@ def zero_ablation(model, circuit, batch, means) -> float:
 
 
 def random_circuits(model, circuit, batch, means, draws: int = 20, seed: int = 0):
-    """(mean, std) of sufficiency over random node sets with the circuit's count per site."""
+    """(mean, std) of sufficiency over random node sets with the circuit's count per site,
+    drawn from the channels that have weights (a channel no nonzero weight reaches or leaves
+    is a node no circuit would keep, and a draw of it would flatter the circuit)."""
     gen = torch.Generator().manual_seed(seed)
     per_site: dict[str, int] = {}
     for name in circuit.nodes:
         site = Node.parse(name).site
         per_site[site] = per_site.get(site, 0) + 1
+    live = channels_with_weights(model)
     losses = []
     for _ in range(draws):
         nodes = []
         for site, count in per_site.items():
-            picks = torch.randperm(model.topology.width(site), generator=gen)[:count]
+            pool = live[site]
+            if len(pool) < count:  # the circuit keeps weightless channels too: draw from all
+                pool = torch.arange(model.topology.width(site))
+            picks = pool[torch.randperm(len(pool), generator=gen)[:count]]
             nodes += [f"{site}.{i}" for i in picks.tolist()]
         losses.append(circuit_loss(model, batch, nodes, means, circuit.ablation, circuit.calibration))
     return statistics.mean(losses), (statistics.stdev(losses) if len(losses) > 1 else 0.0)
 
 
 @torch.no_grad()
+def channels_with_weights(model) -> dict[str, torch.Tensor]:
+    """{site: its channels that some nonzero weight of a linear layer reads or writes}."""
+    topo = model.topology
+    live = {site: torch.zeros(topo.width(site), dtype=torch.bool) for site in topo.sites}
+    modules = dict(model.named_modules())
+    for linear, src, dst, offset in topo.wire_pairs():
+        w = dense(modules[_module_name(linear)].weight).detach().cpu()
+        block = w[offset : offset + topo.width(dst)] != 0
+        live[dst] |= block.any(dim=1)
+        live[src] |= block.any(dim=0)
+    return {site: mask.nonzero().flatten() for site, mask in live.items()}
+
+
+def _module_name(linear: str) -> str:
+    """`0.mlp.c_fc` -> the module path `transformer.h.0.mlp.c_fc`."""
+    return f"transformer.h.{linear}"
+
+
+@torch.no_grad()
 def reinitialised(model: GPT, seed: int = 0) -> GPT:
-    """A copy with fresh random weights on the same sparsity pattern, each matrix at the
-    spread of the original's nonzeros; norm gains 1, sinks 0, biases as the pattern allows."""
+    """A copy whose linear layers between node sites (the weights a circuit's edges are made
+    of) are fresh random weights on the same sparsity pattern, each matrix and bias at the
+    spread of the original's nonzeros. What no node mask covers stays the model's own: the
+    embeddings, unembedding, bigram table, logit bias, norms and attention sinks. Otherwise the
+    control would also lose the direct token-to-logit paths that decide some tasks, and a
+    task the twin then fails says nothing about circuits."""
     copy = GPT(model.config).to(next(model.parameters()).device).eval()
     gen = torch.Generator().manual_seed(seed)
-    originals = dict(model.named_parameters())
+    between_nodes = tuple(f"transformer.h.{linear}." for linear in model.topology.linears())
+    originals = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     for name, p in copy.named_parameters():
         src = dense(originals[name])
-        if "ln_" in name or "sink_logit" in name:
-            continue  # fresh defaults from the constructor
+        if not name.startswith(between_nodes):
+            p.copy_(src)
+            continue
         nonzero = src != 0
         std = float(src[nonzero].float().std()) if int(nonzero.sum()) > 1 else 0.02
         fresh = torch.randn(p.shape, generator=gen).to(p.device) * std
         p.copy_(fresh * nonzero)
-    copy.final_logits_bias.zero_()
+    for name, b in copy.named_buffers():
+        b.copy_(originals[name])
     return sparsify(copy) if is_sparse_model(model) else copy
 
 

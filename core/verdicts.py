@@ -50,7 +50,8 @@ CHECKS = (
     CheckInfo(
         "reinit_control_loss",
         "re-init control",
-        "the same pruner on a model with random weights of the same sparsity pattern, at the circuit's size",
+        "the same pruner on a twin with random weights between node sites (same sparsity "
+        "pattern; embeddings, unembedding and bigram table kept), at the circuit's size",
         "higher",
     ),
 )

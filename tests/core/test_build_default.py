@@ -34,6 +34,11 @@ def test_a_task_the_model_never_learned_is_flagged():
     assert "does not learn the task" in caution_for({**ROW, "loss_full": 0.5})
 
 
+def test_a_circuit_the_model_does_not_need_is_flagged():
+    row = {**ROW, "necessity_loss": ROW["loss_full"] + 0.05}
+    assert "nearly as well without the circuit" in caution_for(row)
+
+
 def test_random_circuits_doing_as_well_is_flagged():
     assert "random node sets" in caution_for({**ROW, "random_circuit_loss_mean": 0.14})
 
