@@ -100,6 +100,11 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     v.add_argument("--out", required=True, metavar="C.json")
     _tokenizer_option(v)
 
+    m = sub.add_parser("compare", help="what two circuits share and what only one keeps")
+    m.add_argument("a", metavar="A.json")
+    m.add_argument("b", metavar="B.json")
+    m.add_argument("--json", action="store_true")
+
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument(
         "what",
@@ -144,6 +149,7 @@ def run(
         if args.command is None:
             raise UsageError(f"{parser.prog}: a command is required (see {parser.prog} --help)")
         from .commands import circuits
+        from .commands.compare import cmd_compare
 
         handlers = {
             "train": cmd_train,
@@ -154,6 +160,7 @@ def run(
             "eval": circuits.cmd_eval,
             "check": circuits.cmd_check,
             "import-viz": circuits.cmd_import_viz,
+            "compare": cmd_compare,
         }
         return handlers[args.command](args)
     except UsageError as e:
