@@ -7,6 +7,7 @@ is announced by a signal. Interventions are plain core data; undo/redo adds and 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -23,7 +24,7 @@ from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
 
 from .workers import LatestWorker
-from .workspace import Workspace, check_against_model
+from .workspace import MAX_LABEL, MAX_NOTE, Workspace, check_against_model
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Session(QObject):
     interventions_changed = Signal()
     predictions_changed = Signal()
     selection_changed = Signal()
+    annotations_changed = Signal()
     position_changed = Signal()
     graph_changed = Signal()
     task_changed = Signal()
@@ -78,6 +80,7 @@ class Session(QObject):
         self.position = -1
         self.interventions: list[Intervention] = []
         self.selection: list[str] = []
+        self.annotations: dict[str, dict] = {}  # node -> {"label", "note"}: the user's names
         self.baseline: Prediction | None = None
         self.current: Prediction | None = None
         self.undo_stack = QUndoStack(self)
@@ -181,10 +184,12 @@ class Session(QObject):
         self.circuit = self.circuit_path = None
         self.interventions = []
         self.selection = []
+        self.annotations = {}  # another model's channels
         self.undo_stack.clear()
         self.baseline = self.current = None  # stale: they describe the previous model
         self.graph = None  # likewise, until the new model's graph is laid out
         self.model_changed.emit()
+        self.annotations_changed.emit()
         self.rebuild_graph()
         self.set_prompt(self.prompt, self.example)
         self.rescore()
@@ -230,11 +235,18 @@ class Session(QObject):
             check_circuit_fits(circuit, self.bench.model, self.bench.fingerprint, self.bench.ref, str(source))
 
     def save_circuit(self, path) -> None:
-        self.circuit.save(path)
-        self.circuit_path = str(path)
+        """The circuit, carrying the labels and notes of its nodes."""
+        notes = {n: self.annotations[n] for n in self.circuit.nodes if n in self.annotations}
+        circuit = self.circuit
+        if notes or "annotations" in circuit.extra:
+            circuit = replace(circuit, extra={**circuit.extra, "annotations": notes})
+        circuit.save(path)
+        self.circuit, self.circuit_path = circuit, str(path)
 
     def set_circuit(self, circuit: Circuit | None, path: str | None = None) -> None:
         self.circuit, self.circuit_path = circuit, path
+        if circuit is not None and self._take_annotations(circuit.extra.get("annotations")):
+            self.annotations_changed.emit()
         self.rebuild_graph()
         if circuit is not None:
             try:
@@ -390,6 +402,38 @@ class Session(QObject):
         self.recompute(baseline=False)
         self.rescore()
 
+    # ---- annotations -----------------------------------------------------------------------
+
+    def annotate(self, node: str, label: str, note: str = "") -> None:
+        """Name a node and note what it does (both empty: forget it)."""
+        label, note = label.strip(), note.strip()
+        old = self.annotations.get(node, {"label": "", "note": ""})
+        if (label, note) == (old["label"], old["note"]):
+            return
+        if label or note:
+            self.annotations[node] = {"label": label, "note": note}
+        else:
+            self.annotations.pop(node, None)
+        self.annotations_changed.emit()
+
+    def label(self, node: str) -> str:
+        return self.annotations.get(node, {}).get("label", "")
+
+    def _take_annotations(self, given) -> bool:
+        """A circuit's annotations (an exported circuit carries them), for nodes the user has
+        not annotated here; entries that are not {label, note} strings are skipped."""
+        if not isinstance(given, dict) or self.bench is None:
+            return False
+        taken = False
+        for node, a in given.items():
+            if node in self.annotations or not isinstance(a, dict):
+                continue
+            label, note = a.get("label", ""), a.get("note", "")
+            if isinstance(label, str) and isinstance(note, str) and (label or note):
+                self.annotations[node] = {"label": label[:MAX_LABEL], "note": note[:MAX_NOTE]}
+                taken = True
+        return taken
+
     # ---- selection -------------------------------------------------------------------------
 
     def select(self, nodes: list[str], add: bool = False) -> None:
@@ -491,6 +535,7 @@ class Session(QObject):
             self.graph_mode,
             edge_threshold,
             list(self.selection),
+            {node: dict(a) for node, a in self.annotations.items()},
         )
 
     def restore_workspace(self, ws: Workspace, source: str) -> None:
@@ -541,6 +586,7 @@ class Session(QObject):
         self.interventions = list(ws.interventions)
         self.undo_stack.clear()
         self.selection = list(ws.selection)
+        self.annotations = {node: dict(a) for node, a in ws.annotations.items()}
         self.prompt, self.example = ws.prompt, ws.example
         self.ids = self.encode(ws.prompt, bench)
         self.position = ws.position
@@ -553,6 +599,7 @@ class Session(QObject):
         self.prompt_changed.emit()
         self.interventions_changed.emit()
         self.selection_changed.emit()
+        self.annotations_changed.emit()
         self.task_changed.emit()
         self.recompute(baseline=True)
         self.rescore()

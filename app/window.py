@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
         self.threshold.setToolTip("Hide edges whose |weight| is below this share of the largest")
         self.threshold_label = QLabel("edges ≥ 0")
         self.find_box = QLineEdit()
-        self.find_box.setPlaceholderText("Find node, e.g. 0.mlp.post_act.12")
+        self.find_box.setPlaceholderText("Find node: 0.mlp.post_act.12, or a label")
         self.find_box.setMinimumWidth(120)
         self.find_box.setMaximumWidth(320)
         fit = QAction("Fit", self)
@@ -373,14 +373,28 @@ class MainWindow(QMainWindow):
         self.graph.set_threshold(threshold)
 
     def _find(self) -> None:
-        name = self.find_box.text().strip()
+        """A node by name, else the nodes whose label holds the text (any case)."""
+        text = self.find_box.text().strip()
         g = self.session.graph
-        if g is not None and name in g.index():
-            self.session.select([name])
-            x, y = g.pos[g.index()[name]]
-            self.graph.getViewBox().setRange(xRange=(x - 0.15, x + 0.15), yRange=(y - 1.5, y + 1.5))
-        else:
-            self.say(f"No node {name!r} in the graph shown", 5000)
+        if g is None or not text:
+            return
+        index = g.index()
+        found = [text] if text in index else []
+        if not found:
+            wanted = text.casefold()
+            found = [
+                n
+                for n, a in self.session.annotations.items()
+                if n in index and wanted in a["label"].casefold()
+            ]
+        if not found:
+            self.say(f"No node named or labelled {text!r} in the graph shown", 5000)
+            return
+        self.session.select(found)
+        x, y = g.pos[index[found[0]]]
+        self.graph.getViewBox().setRange(xRange=(x - 0.15, x + 0.15), yRange=(y - 1.5, y + 1.5))
+        if len(found) > 1:
+            self.say(f"{len(found)} nodes labelled {text!r}: selected", 5000)
 
     # ---- the ablation-effect overlay --------------------------------------------------------
 

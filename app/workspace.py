@@ -7,7 +7,8 @@ JSON: {"format": "sparse-circuits-workspace", "version": 1,
        "prompt": text, "example": {"correct", "incorrect"} or null, "task": built-in name or null,
        "position": token index (-1 for an empty prompt),
        "graph": {"mode": "circuit" | "neighbours" | "model", "edge_threshold": 0-100,
-                 "selection": [node]}}
+                 "selection": [node]},
+       "annotations": {node: {"label", "note"}}}  (optional: files before it lack it)
 
 The checks are pydantic models (WorkspaceFile below); every error is one FileFormatError line
 that names the file and the field: `w.json: field 'interventions[0].mode': must be mean or zero`.
@@ -35,6 +36,7 @@ SUFFIX = ".scws.json"
 FILE_FILTER = f"Workspace (*{SUFFIX} *.json)"
 GraphMode = Literal["circuit", "neighbours", "model"]
 GRAPH_MODES = get_args(GraphMode)
+MAX_LABEL, MAX_NOTE = 200, 20_000
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Workspace:
     graph_mode: str = "circuit"
     edge_threshold: int = 0  # percent of the largest |weight|
     selection: list[str] = field(default_factory=list)
+    annotations: dict[str, dict] = field(default_factory=dict)  # node -> {"label", "note"}
 
     def to_dict(self) -> dict:
         if self.circuit is None:
@@ -78,6 +81,7 @@ class Workspace:
                 "edge_threshold": self.edge_threshold,
                 "selection": list(self.selection),
             },
+            "annotations": {node: dict(a) for node, a in self.annotations.items()},
         }
 
 
@@ -141,9 +145,14 @@ class GraphEntry(Strict):
     selection: list[NodeName]
 
 
+class AnnotationEntry(Strict):
+    label: Annotated[str, _check(lambda t: len(t) <= MAX_LABEL, f"longer than {MAX_LABEL} characters")] = ""
+    note: Annotated[str, _check(lambda t: len(t) <= MAX_NOTE, f"longer than {MAX_NOTE} characters")] = ""
+
+
 class WorkspaceFile(Strict):
-    """A workspace file: every field is required (null where the docstring above allows it);
-    unknown fields are ignored."""
+    """A workspace file: every field is required (null where the docstring above allows it)
+    but `annotations`; unknown fields are ignored."""
 
     format: FormatName
     version: Version
@@ -155,6 +164,7 @@ class WorkspaceFile(Strict):
     task: TaskName | None
     position: int
     graph: GraphEntry
+    annotations: dict[NodeName, AnnotationEntry] = {}
 
 
 def load_workspace(path) -> Workspace:
@@ -189,6 +199,7 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
         f.graph.mode,
         f.graph.edge_threshold,
         list(f.graph.selection),
+        {node: {"label": a.label, "note": a.note} for node, a in f.annotations.items()},
     )
 
 
@@ -222,6 +233,9 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
     for node in workspace.selection:
         if not node_in_model(model, node):
             fail("graph.selection", f"node {node!r} is not in the model")
+    for node in workspace.annotations:
+        if not node_in_model(model, node):
+            fail("annotations", f"node {node!r} is not in the model")
     n = len(tokenizer.encode(workspace.prompt)) if workspace.prompt else 0
     n = min(n, model.config.block_size)  # the session keeps the prompt's last tokens
     if not (0 <= workspace.position < n or n == 0 and workspace.position == -1):

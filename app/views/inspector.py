@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 from core.topology import Node
 
+from .annotation_editor import AnnotationEditor
 from .text import visible
 
 
@@ -58,6 +59,7 @@ class NodeInspector(QScrollArea):
         self.layout_ = QVBoxLayout(body)
         self.title = QLabel("<i>Click a node in the graph to inspect it.</i>")
         self.title.setTextFormat(Qt.RichText)
+        self.annotation = AnnotationEditor(session)
         self.prompt_acts = self._rich_label()
         self.histogram = pg.PlotWidget(title="activation over the corpus")
         self.histogram.setMaximumHeight(170)
@@ -66,7 +68,7 @@ class NodeInspector(QScrollArea):
         self.examples = self._rich_label()
         self.edges = self._rich_label()
         self.edges.linkActivated.connect(self.node_link.emit)
-        for w in (self.title, self.prompt_acts, self.histogram, self.examples, self.edges):
+        for w in (self.title, self.annotation, self.prompt_acts, self.histogram, self.examples, self.edges):
             self.layout_.addWidget(w)
         self.layout_.addStretch()
         self.setWidget(body)
@@ -91,6 +93,7 @@ class NodeInspector(QScrollArea):
 
     def show_node(self, node: str | None) -> None:
         self.node = node
+        self.annotation.show_node(node)
         if node is None:
             self.title.setText("<i>Click a node in the graph to inspect it.</i>")
             for w in (self.prompt_acts, self.examples, self.edges):
