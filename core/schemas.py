@@ -231,3 +231,4 @@ class TaskLine(Strict):
     prompt: NonEmpty
     correct: NonEmpty
     incorrect: NonEmpty
+    pair: NonEmpty | None = None  # the prompt's minimal twin: its correct answer is `incorrect`

@@ -1,7 +1,10 @@
-"""The task suite: minimally different pairs judged by the model's next token.
+"""The task suite: minimal pairs judged by the model's next token.
 
-A task yields examples (prompt, correct continuation, incorrect continuation). The model is
-scored at the prompt's last position by cross-entropy over only the two candidate tokens.
+A task yields pairs of prompts that differ minimally, each one's correct continuation the
+other's incorrect one (the reference's `last_token_contrast_loss_fn` pairs them the same way).
+Each prompt is scored at its last position by cross-entropy over only the two candidate tokens,
+and both prompts of a pair are in every batch, so a pair counts two-sidedly. The reference adds
+the pair's two losses; we average them, so its stored task losses are twice ours.
 Tasks are defined on text, so they work with any tokenizer; a pair whose candidates are not
 single, distinct tokens that follow the prompt naturally is rejected with a reason.
 Adapted from Table 1 of Gao et al. 2025.
@@ -79,18 +82,40 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """Two prompts that differ minimally, each one's correct answer the other's incorrect one.
+    Scored two-sidedly (both in the same batch), like the reference's contrast loss."""
+
+    a: Example
+    b: Example
+
+    def examples(self) -> list[Example]:
+        return [self.a, self.b]
+
+
+def pair(prompt_a: str, prompt_b: str, answer_a: str, answer_b: str) -> Pair:
+    return Pair(Example(prompt_a, answer_a, answer_b), Example(prompt_b, answer_b, answer_a))
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     description: str
-    make: Callable[[random.Random], Example]
+    make: Callable[[random.Random], Pair]
 
-    def examples(self, n: int, split: str = "train", seed: int = 0) -> list[Example]:
-        """n distinct examples (fewer if the task has fewer). A prompt's split is fixed by its
-        hash, so held-out examples never appear in any training set, whatever the seeds and
-        sizes of the two."""
+    def pairs(self, n: int, split: str = "train", seed: int = 0) -> list[Pair]:
+        """n distinct pairs (fewer if the task has fewer). A prompt's split is fixed by its
+        hash, and a pair belongs to a split when both its prompts do (a prompt may be the twin
+        in several pairs), so held-out prompts never appear in any training set, whatever the
+        seeds and sizes of the two."""
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be train or heldout, got {split!r}")
         return _draw(self.make, n, random.Random(f"{seed}:{split}"), split)
+
+    def examples(self, n: int, split: str = "train", seed: int = 0) -> list[Example]:
+        """n examples: both prompts of each of the first (n + 1) // 2 pairs, so that every
+        answer is as often correct as incorrect."""
+        return [e for p in self.pairs((n + 1) // 2, split, seed) for e in p.examples()][:n]
 
 
 HELDOUT_SHARE = 5  # one prompt in five belongs to the held-out split
@@ -100,15 +125,16 @@ def split_of(prompt: str) -> str:
     return "heldout" if zlib.crc32(prompt.encode("utf-8")) % HELDOUT_SHARE == 0 else "train"
 
 
-def _draw(make, n, rng, split: str) -> list[Example]:
-    out, prompts = [], set()
-    for _ in range(50 * HELDOUT_SHARE * n):
+def _draw(make, n, rng, split: str) -> list[Pair]:
+    out, seen = [], set()
+    for _ in range(50 * HELDOUT_SHARE**2 * n):  # held out: both prompts, 1 in 25
         if len(out) == n:
             break
-        example = make(rng)
-        if example.prompt not in prompts and split_of(example.prompt) == split:
-            prompts.add(example.prompt)
-            out.append(example)
+        p = make(rng)
+        fresh = p.a.prompt not in seen and p.b.prompt not in seen
+        if fresh and split_of(p.a.prompt) == split_of(p.b.prompt) == split:
+            seen.update((p.a.prompt, p.b.prompt))
+            out.append(p)
     return out
 
 
@@ -133,34 +159,30 @@ def _filler(rng, avoid) -> str:
     )
 
 
-# ---- the tasks -------------------------------------------------------------------------------
+def _fillers(rng, avoid, most=2) -> str:
+    return "".join(_filler(rng, avoid) for _ in range(rng.randint(0, most)))
+
+
+# ---- the tasks: each a minimal pair ----------------------------------------------------------
 
 
 def single_double_quote(rng):
-    quote, other = rng.choice([("'", '"'), ('"', "'")])
-    name, func = _name(rng), rng.choice(FUNCS)
-    prompt = rng.choice([f"{func}({quote}{_words(rng)}", f"{name} = {func}({quote}{_words(rng)}"])
-    return Example(prompt, quote + ")", other + ")")
+    name, func, words = _name(rng), rng.choice(FUNCS), _words(rng)
+    start = rng.choice([f"{func}(", f"{name} = {func}("])
+    return pair(f"{start}'{words}", f'{start}"{words}', "')", '")')
 
 
 def bracket_counting(rng):
-    depth = rng.choice([1, 2])
+    name = _name(rng)
     items = ", ".join(str(rng.randint(0, 99)) for _ in range(rng.randint(1, 4)))
-    inner = f"[{items}"
-    if depth == 2:
-        first = ", ".join(str(rng.randint(0, 99)) for _ in range(rng.randint(1, 3)))
-        prompt = f"{_name(rng)} = [[{first}], {inner}"
-    else:
-        prompt = f"{_name(rng)} = {inner}"
-    return Example(prompt, "]" * depth, "]" * (3 - depth))
+    first = ", ".join(str(rng.randint(0, 99)) for _ in range(rng.randint(1, 3)))
+    return pair(f"{name} = [{items}", f"{name} = [[{first}], [{items}", "]", "]]")
 
 
 def _set_or_string(rng, name):
-    is_set = rng.random() < 0.5
-    init = "set()" if is_set else rng.choice(['""', "''"])
-    body = "".join(_filler(rng, {name}) for _ in range(rng.randint(0, 2)))
-    prompt = f"{name} = {init}\n{body}{name}"
-    return Example(prompt, "." if is_set else " +=", " +=" if is_set else ".")
+    body = _fillers(rng, {name})
+    string = rng.choice(['""', "''"])
+    return pair(f"{name} = set()\n{body}{name}", f"{name} = {string}\n{body}{name}", ".", " +=")
 
 
 def set_or_string(rng):
@@ -172,54 +194,56 @@ def set_or_string_fixedvarname(rng):
 
 
 def final_kwarg(rng):
-    n_params = rng.randint(1, 3)
+    n_params = rng.randint(2, 4)
     params = rng.sample(["mode", "scale", "reverse", "verbose", "limit", "sep"], n_params)
     func = rng.choice(["compute", "update_scores", "save_results", "to_json"])
     defaults = ", ".join(f"{p}={rng.randint(0, 9)}" for p in params)
-    given = rng.randint(1, n_params)
-    args = ", ".join(f"{p}={rng.randint(0, 9)}" for p in params[:given])
-    prompt = f"def {func}({defaults}):\n    return {params[0]}\n\n\n{func}({args}"
-    complete = given == n_params
-    return Example(prompt, ")" if complete else ",", "," if complete else ")")
+    values = [rng.randint(0, 9) for _ in params]
+    head = f"def {func}({defaults}):\n    return {params[0]}\n\n\n{func}("
+    every = ", ".join(f"{p}={v}" for p, v in zip(params, values))
+    fewer = ", ".join(f"{p}={v}" for p, v in zip(params[:-1], values))
+    return pair(head + every, head + fewer, ")", ",")
 
 
 def bracket_brace(rng):
-    key = rng.choice(WORDS)
-    if rng.random() < 0.5:
-        prompt = f'{_name(rng)} = {{"{key}": {rng.randint(0, 99)}'
-        return Example(prompt, "}", "]")
-    prompt = f'{_name(rng)} = ["{key}", {rng.randint(0, 99)}'
-    return Example(prompt, "]", "}")
-
-
-def with_open(rng):
-    path = rng.choice(NAMES + ["filename", "config_path", "'data.txt'", '"out.csv"'])
-    mode = rng.choice(["", "", ", 'r'", ', "w"', ", encoding='utf-8'"])
-    return Example(f"{_filler(rng, set())}with open({path}{mode})", " as", " in")
+    name, key, value = _name(rng), rng.choice(WORDS), rng.randint(0, 99)
+    return pair(f'{name} = {{"{key}": {value}', f'{name} = ["{key}", {value}', "}", "]")
 
 
 def for_while(rng):
     name = _name(rng, {"count"})
     head = _filler(rng, {name})
-    if rng.random() < 0.5:
-        return Example(f"{head}for {name}", " in", " <")
-    return Example(f"{head}while {name}", " <", " in")
+    return pair(f"{head}for {name}", f"{head}while {name}", " in", " <")
 
 
 def if_equals(rng):
-    a, _ = _name(rng), _name(rng)  # the second draw keeps the examples as they were
+    a = _name(rng)
     body = _filler(rng, set())
-    if rng.random() < 0.5:
-        return Example(f"{body}if {a}", " ==", " =")
-    return Example(f"{body}{a}", " =", " ==")
+    return pair(f"{body}if {a}", f"{body}{a}", " ==", " =")
 
 
 def else_elif(rng):
     a = _name(rng)
     head = f"if {a} == {rng.randint(0, 9)}:\n    {_name(rng)} = {rng.randint(0, 9)}\n"
-    if rng.random() < 0.5:
-        return Example(head + "else", ":", f" {a}")
-    return Example(head + "elif", f" {a}", ":")
+    return pair(head + "else", head + "elif", ":", f" {a}")
+
+
+def paren_counting(rng):
+    name = _name(rng)
+    start = rng.choice(["print(", f"{_name(rng, {name})} = str("])
+    return pair(f"{start}len({name}", f"{start}{name}", "))", ")")
+
+
+def append_or_add(rng):
+    name = _name(rng)
+    body = _fillers(rng, {name})
+    return pair(f"{name} = []\n{body}{name}.", f"{name} = set()\n{body}{name}.", "append", "add")
+
+
+def range_enumerate(rng):
+    name, item = _name(rng, {"index"}), rng.choice(["x", "item", "value", "line"])
+    head = _filler(rng, {name})
+    return pair(f"{head}for i, {item} in", f"{head}for i in", " enumerate", " range")
 
 
 BUILTIN_TASKS: dict[str, Task] = {
@@ -235,10 +259,12 @@ BUILTIN_TASKS: dict[str, Task] = {
         ),
         Task("final_kwarg", "after keyword arguments: ) when all were given, else ,", final_kwarg),
         Task("bracket_brace", "close a dict with } and a list with ]", bracket_brace),
-        Task("with_open", "`with open(...)` continues with ` as`, not ` in`", with_open),
         Task("for_while", "`for x` continues with ` in`, `while x` with ` <`", for_while),
         Task("if_equals", "`==` in an if condition, `=` in an assignment", if_equals),
         Task("else_elif", "`else` is followed by :, `elif` by a condition", else_elif),
+        Task("paren_counting", "close print(len(x with )) and print(x with )", paren_counting),
+        Task("append_or_add", "a list grows by .append, a set by .add", append_or_add),
+        Task("range_enumerate", "`for i, x in` takes enumerate, `for i in` range", range_enumerate),
     ]
 }
 
@@ -263,7 +289,9 @@ def get_task(name_or_path: str) -> Task:
 
 def load_task_file(path: Path) -> Task:
     """A user's task: one {"prompt", "correct", "incorrect"} object per line (non-empty strings;
-    other keys are ignored). Errors name the file, the line and the field: `mine.jsonl:3: ...`."""
+    other keys are ignored), with "pair", the prompt's minimal twin, when there is one (its
+    answers are the same two, swapped; the two prompts stay together, in one split). Errors
+    name the file, the line and the field: `mine.jsonl:3: ...`."""
     path = Path(path)
     check_size(path, 64 << 20)
     try:
@@ -275,16 +303,20 @@ def load_task_file(path: Path) -> Task:
         if not line.strip():
             continue
         record = validated_json(TaskLine, line, f"{path}:{number}", error=TaskFileError)
-        examples.append(Example(record.prompt, record.correct, record.incorrect))
+        group = [Example(record.prompt, record.correct, record.incorrect)]
+        if record.pair is not None:
+            group.append(Example(record.pair, record.incorrect, record.correct))
+        examples.append(group)
     if not examples:
         raise TaskFileError(f"{path}: no examples")
     return FileTask(path.stem, f"examples from {path.name}", examples)
 
 
 class FileTask(Task):
-    """A fixed list of examples: the first 80% train, the rest held out (all, if few)."""
+    """A fixed list of lines (each one example, or a pair of two): the first 80% train, the
+    rest held out (all, if few)."""
 
-    def __init__(self, name, description, fixed: list[Example]):
+    def __init__(self, name, description, fixed: list[list[Example]]):
         object.__setattr__(self, "fixed", fixed)
         super().__init__(name, description, lambda rng: rng.choice(fixed))
 
@@ -293,4 +325,4 @@ class FileTask(Task):
             raise ValueError(f"split must be train or heldout, got {split!r}")
         cut = int(0.8 * len(self.fixed)) if len(self.fixed) >= 5 else len(self.fixed)
         chosen = self.fixed[:cut] if split == "train" else (self.fixed[cut:] or self.fixed)
-        return chosen[:n]
+        return [e for group in chosen for e in group][:n]

@@ -48,7 +48,7 @@ class TrainEvent:
     elapsed_s: float
     val_loss: float | None = None
     device: str = "cpu"
-    logged: bool = True  # loss and l0_frac were measured at this step (every log_every steps)
+    logged: bool = True  # loss and l0_frac were measured at this step (logged ones, and a run's first)
 
 
 def sharkfin_lr(step: int, cfg: TrainConfig, l0_frac: float) -> float:
@@ -218,9 +218,10 @@ class Trainer:
                 loss_sum, lr, n_tokens = self.step(step)
                 step += 1
                 last = step == cfg.steps
-                first = step == self.start_step + 1
-                logged = step % cfg.log_every == 0 or first or last or step % cfg.ckpt_every == 0
-                if logged:
+                # Logged steps go to metrics.jsonl (the same steps in a resumed run as in an
+                # unbroken one); the first step of a resumed run is read back too, for its event.
+                logged = step % cfg.log_every == 0 or step == 1 or last or step % cfg.ckpt_every == 0
+                if logged or step == self.start_step + 1:
                     loss, l0 = self.read_loss(loss_sum), nonzero_fraction(self.sparse.values())
                 now = time.perf_counter()
                 tokens_since += n_tokens
@@ -234,7 +235,7 @@ class Trainer:
                     n_tokens / max(now - t_step, 1e-9),
                     now - t_start,
                     device=self.device.type,
-                    logged=logged,
+                    logged=logged or step == self.start_step + 1,
                 )
                 if logged:
                     event.tokens_per_s = tokens_since / max(now - t_last, 1e-9)

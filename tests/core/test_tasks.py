@@ -15,27 +15,34 @@ REQUIRED = {
     "set_or_string_fixedvarname",
     "final_kwarg",
     "bracket_brace",
-    "with_open",
     "for_while",
     "if_equals",
     "else_elif",
+    "paren_counting",
+    "append_or_add",
+    "range_enumerate",
 }
 
 
 def test_the_suite_has_every_task():
-    assert REQUIRED <= set(BUILTIN_TASKS)
+    assert REQUIRED <= set(BUILTIN_TASKS) and len(BUILTIN_TASKS) >= 12
 
 
-ONE_ANSWER = pytest.mark.xfail(
-    strict=True,
-    reason="with_open always answers ' as': not yet a "
-    "decision (tasks become minimal pairs in the paper-measurement work)",
-)
+@pytest.mark.parametrize("name", sorted(BUILTIN_TASKS))
+def test_every_task_is_minimal_pairs_of_a_two_way_decision(name):
+    """Each pair: two prompts, each one's correct answer the other's incorrect one; the
+    examples are the pairs' prompts, so within a pair each answer is once right, once wrong."""
+    task = BUILTIN_TASKS[name]
+    pairs = task.pairs(50, "train", seed=1)
+    assert len(pairs) == 50
+    for p in pairs:
+        assert p.a.prompt != p.b.prompt
+        assert (p.a.correct, p.a.incorrect) == (p.b.incorrect, p.b.correct)
+    examples = task.examples(100, "train", seed=1)
+    assert examples == [e for p in pairs for e in (p.a, p.b)]
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=ONE_ANSWER) if n == "with_open" else n for n in sorted(REQUIRED)]
-)
+@pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_task_splits_are_seeded_and_disjoint(name, tokenizer):
     task = BUILTIN_TASKS[name]
     train, again = task.examples(100, "train", seed=3), task.examples(100, "train", seed=3)
@@ -82,6 +89,14 @@ def test_evaluate_reads_the_last_prompt_position(tokenizer):
         batch_i = encode_examples([e], tokenizer, 32)
         assert evaluate(model, batch_i)["task_loss"] == pytest.approx(expected, abs=1e-5)
     assert 0 <= result["accuracy"] <= 1
+
+
+def test_a_user_task_file_may_give_minimal_pairs(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"prompt": "x = [1", "correct": "]", "incorrect": "]]", "pair": "x = [[1], [2"}\n')
+    (a, b) = get_task(str(path)).examples(10, "train")
+    assert (a.prompt, a.correct, a.incorrect) == ("x = [1", "]", "]]")
+    assert (b.prompt, b.correct, b.incorrect) == ("x = [[1], [2", "]]", "]")
 
 
 def test_user_task_file(tmp_path):
