@@ -20,6 +20,7 @@ from core.outputs import ExampleScores, Prediction, predict, score_examples
 from core.pipelines.events import CircuitOpened, ModelOpened, Progress, Status
 from core.pipelines.opening import open_viz_circuit, open_workbench
 from core.provenance import check_circuit_fits
+from core.script import python_script
 from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
 
@@ -401,6 +402,13 @@ class Session(QObject):
         self.interventions_changed.emit()
         self.recompute(baseline=False)
         self.rescore()
+
+    def python_script(self) -> str | None:
+        """The outputs shown, as a script on the core API (None: no model or prompt)."""
+        if self.bench is None or not self.ids:
+            return None
+        interventions = list(self.interventions)
+        return python_script(self.model_ref, self.prompt, interventions, self.candidates, self.position)
 
     # ---- annotations -----------------------------------------------------------------------
 

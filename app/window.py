@@ -295,6 +295,8 @@ class MainWindow(QMainWindow):
             "Ctrl+D",
         )
         self._action(edit, "Restore &all", s.clear_interventions, "Ctrl+Shift+R")
+        edit.addSeparator()
+        self._action(edit, "&Copy as Python", self.copy_as_python, "Ctrl+Shift+C")
         model = self.menuBar().addMenu("&Model")
         self._action(model, "&Train a new model…", lambda: self._show_dock(self.training_dock), "Ctrl+T")
         self._action(model, "&Prune a circuit…", lambda: self._show_dock(self.pruning_dock), "Ctrl+P")
@@ -324,6 +326,15 @@ class MainWindow(QMainWindow):
         if text != self.statusBar().currentMessage():
             log.info(text)
         self.statusBar().showMessage(text, timeout_ms)
+
+    def copy_as_python(self) -> None:
+        """The view as a script on the core API (model, prompt, interventions, readout)."""
+        script = self.session.python_script()
+        if script is None:
+            self.say("Open a model and type a prompt first", 5000)
+            return
+        QApplication.clipboard().setText(script)
+        self.say("Copied a Python script that prints these outputs (paste it into a .py file)", 6000)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
