@@ -58,13 +58,17 @@ _TYPE_WORDS = {
 
 
 def field_path(loc: tuple) -> str:
-    """('interventions', 0, 'mode') -> "interventions[0].mode"."""
+    """('interventions', 0, 'mode') -> "interventions[0].mode". A key of a file's own making
+    that holds control characters (a newline) is shown escaped, so the message stays one line."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text.isprintable():
+                text = json.dumps(text, ensure_ascii=False)
+            out += ("." if out else "") + text
     return out
 
 

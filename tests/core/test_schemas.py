@@ -244,3 +244,12 @@ def test_a_task_file_with_no_examples(tmp_path):
     (tmp_path / "t.jsonl").write_text("\n  \n")
     with pytest.raises(FileFormatError, match=r"t\.jsonl: no examples"):
         load_task_file(tmp_path / "t.jsonl")
+
+
+def test_a_key_with_a_newline_is_named_on_one_line():
+    from core.schemas import field_path
+
+    assert field_path(("circuit", "inline", "nodes_per_location", "\n")) == (
+        'circuit.inline.nodes_per_location."\\n"'
+    )
+    assert field_path(("interventions", 0, "mode")) == "interventions[0].mode"
