@@ -42,6 +42,12 @@ def faded(rgb, strength: float, background) -> tuple[int, int, int]:
     return tuple(int(bg + strength * (c - bg)) for c, bg in zip(rgb, background))
 
 
+def _set_points(item: pg.ScatterPlotItem, pos: np.ndarray) -> None:
+    """Markers at `pos` [N, 2]; none to none is skipped (pyqtgraph spends ~2 ms on it)."""
+    if len(pos) or len(item.data):
+        item.setData(pos=pos)
+
+
 class GraphView(pg.PlotWidget):
     node_clicked = Signal(str, bool)  # node, add to selection
     ablate_requested = Signal(str, list, str)  # kind, targets, mode
@@ -256,9 +262,9 @@ class GraphView(pg.PlotWidget):
             return
         index = g.index()
         crossed = [index[n] for n in self.ablated_nodes if n in index]
-        self.cross_item.setData(pos=g.pos[crossed] if crossed else np.zeros((0, 2)))
+        _set_points(self.cross_item, g.pos[crossed])
         chosen = [index[n] for n in self.selected if n in index]
-        self.ring_item.setData(pos=g.pos[chosen] if chosen else np.zeros((0, 2)))
+        _set_points(self.ring_item, g.pos[chosen])
         self.highlight_item.setData(*self._segments(self._incident_edges(chosen)))
         cut = []
         for edge in self.ablated_edges:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 PAD = 2  # rows and columns around a buffer that catch pixels rounded just outside the image
-CHUNK = 1 << 18  # pixels per torch call: enough to amortise the call, few enough to stay in cache
+CHUNK = 1 << 18  # pixels per torch call: enough to amortise the call, few enough for the L3 cache
 EXACT_LENGTHS = 64  # shorter lines are grouped by their exact length, longer ones within 1/32
 
 
@@ -106,7 +106,7 @@ def _plan(layers: list[np.ndarray], w: int, h: int, to_pixels) -> list[_Chunk]:
     total = sum(len(s) for s in layers)
     if not total:
         return []
-    if (len(layers) * 2 + 2) * _BUCKETS >= 1 << 16:
+    if (len(layers) + 1) * _BUCKETS >= 1 << 16:
         raise ValueError(f"too many layers to draw: {len(layers)}")
     ox, oy, sx, sy = to_pixels
     origin, scale = np.array([[ox], [oy], [ox], [oy]]), np.array([[sx], [sy], [sx], [sy]])
@@ -120,66 +120,73 @@ def _plan(layers: list[np.ndarray], w: int, h: int, to_pixels) -> list[_Chunk]:
     points *= scale
     x0, y0, x1, y1 = points
     flat = np.abs(x1 - x0) > np.abs(y1 - y0)
-    # `a` along the line's major axis (rows for a steep line, columns for a flat one), `b`
-    # across it, and a0 <= a1.
-    back = np.where(flat, x1 < x0, y1 < y0)
-    a0 = np.where(flat, np.where(back, x1, x0), np.where(back, y1, y0))
-    a1 = np.where(flat, np.where(back, x0, x1), np.where(back, y0, y1))
-    b0 = np.where(flat, np.where(back, y1, y0), np.where(back, x1, x0))
-    b1 = np.where(flat, np.where(back, y0, y1), np.where(back, x0, x1))
-    rows, across = np.where(flat, w, h), np.where(flat, h, w)
+    chunks = []
+    for is_flat in (False, True):
+        pick = flat if is_flat else ~flat
+        if not pick.any():
+            continue
+        if is_flat:  # along the line: x; across: y
+            ends = x0[pick], x1[pick], y0[pick], y1[pick], w, h
+        else:
+            ends = (y0, y1, x0, x1, h, w) if pick.all() else (y0[pick], y1[pick], x0[pick], x1[pick], h, w)
+        chunks += _chunks(*ends, value[pick], w + 2 * PAD, is_flat)
+    chunks.sort(key=lambda c: c.value)  # a layer's steep and flat lines, before the next layer
+    return chunks
+
+
+def _chunks(a0, a1, b0, b1, rows: int, across: int, value, stride: int, flat: bool) -> list[_Chunk]:
+    """Lines that run along `a` (y for steep lines, x for flat ones, `rows` pixels) and
+    across `b`, in chunks by layer and length."""
+    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
+    b_lo = np.where(a1 < a0, b1, b0)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = (b1 - b0) / (a1 - a0)
-    slope[a1 == a0] = 0.0  # a point
+    slope[lo == hi] = 0.0  # a point
     # Where a row's pixel is: b at the row's centre, or at its top for a line leaning back,
     # as Qt 6 does (so that both draw the same pixels).
-    at = np.where(slope > 0, 0.5, 0.0) - a0
-    first = np.maximum(np.floor(a0), 0)
-    last = np.minimum(np.floor(a1), rows - 1)
+    at = np.where(slope > 0, 0.5, 0.0) - lo
+    first = np.maximum(np.floor(lo), 0)
+    last = np.minimum(np.floor(hi), rows - 1)
     # The lines that leave the image sideways lose the rows where they are outside.
-    b_first = b0 + (first + at) * slope
-    b_last = b0 + (last + at) * slope
+    b_first = b_lo + (first + at) * slope
+    b_last = b_lo + (last + at) * slope
     out = (np.minimum(b_first, b_last) < 0) | (np.maximum(b_first, b_last) >= across)
     if out.any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            lo = -at[out] - b0[out] / slope[out]  # the row where b = 0
-            hi = -at[out] + (across[out] - b0[out]) / slope[out]  # where b = across
+            b_0 = -at[out] - b_lo[out] / slope[out]  # the row where b = 0
+            b_across = -at[out] + (across - b_lo[out]) / slope[out]
         level = slope[out] == 0  # parallel to the image's edge and outside it: no rows
-        lo[level], hi[level] = np.inf, np.inf
-        first[out] = np.maximum(first[out], np.ceil(np.minimum(lo, hi)))
-        last[out] = np.minimum(last[out], np.floor(np.maximum(lo, hi)))
+        b_0[level], b_across[level] = np.inf, np.inf
+        first[out] = np.maximum(first[out], np.ceil(np.minimum(b_0, b_across)))
+        last[out] = np.minimum(last[out], np.floor(np.maximum(b_0, b_across)))
     keep = last >= first
     if not keep.any():
         return []
     if not keep.all():
-        first, last, slope, at, b0 = first[keep], last[keep], slope[keep], at[keep], b0[keep]
-        flat, value = flat[keep], value[keep]
+        first, last, slope, at, b_lo, value = (v[keep] for v in (first, last, slope, at, b_lo, value))
     n = (last - first).astype(np.int64) + 1
-    # A steep line's pixels: index = floor(base + k * step), the row in `base` times the
-    # stride, so one multiply-add and one truncation a pixel. A flat line's: row =
-    # floor(base + k * slope), column = first + k.
-    stride = w + 2 * PAD
-    across_first = b0 + (first + at) * slope + PAD
-    base = np.where(flat, across_first, (first + PAD) * stride + across_first)
-    step = np.where(flat, slope, stride + slope)
+    # A steep line's pixels: index = floor(base + k * step), its row in `base` times the stride,
+    # so one multiply-add and one truncation a pixel. A flat one's: row = floor(base + k *
+    # step), column = first + k.
+    across_first = b_lo + (first + at) * slope + PAD
+    base = across_first if flat else (first + PAD) * stride + across_first
+    step = slope if flat else stride + slope
 
-    # Drawing order: by layer; within a layer steep lines, then flat ones, each by length, so
-    # that a chunk holds lines of about one length. 16-bit keys sort by radix, ~10x faster.
-    key = (value * 2 + flat) * _BUCKETS + _BUCKET[np.minimum(n, len(_BUCKET) - 1)]
+    # Chunks of lines of about one length. 16-bit keys sort by radix, ~10x faster.
+    key = value * _BUCKETS + _BUCKET[np.minimum(n, len(_BUCKET) - 1)]
     order = np.argsort(key, kind="stable")
     key, n = key[order], n[order]
     base_t, step_t = torch.from_numpy(base[order]), torch.from_numpy(step[order])
     last_t = torch.from_numpy((n - 1).astype(np.float64))
-    column_t = torch.from_numpy(first[order] + PAD)
+    column_t = torch.from_numpy(first[order] + PAD) if flat else None
     runs = (np.flatnonzero(np.diff(key)) + 1).tolist()
     chunks = []
     for a, b in zip([0, *runs], [*runs, len(key)]):
         length = int(n[a:b].max())
         per = max(1, CHUNK // length)
-        priority, is_flat = divmod(int(key[a]) // _BUCKETS, 2)
         for c in range(a, b, per):
             d = min(b, c + per)
             shorter = None if n[c:d].min() == length else last_t[c:d]
-            column = column_t[c:d] if is_flat else None
-            chunks.append(_Chunk(priority, length, base_t[c:d], step_t[c:d], shorter, column))
+            column = column_t[c:d] if flat else None
+            chunks.append(_Chunk(int(key[a]) // _BUCKETS, length, base_t[c:d], step_t[c:d], shorter, column))
     return chunks
