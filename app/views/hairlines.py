@@ -38,10 +38,7 @@ class _Chunk:
     step: torch.Tensor  # [K] f64: per pixel, steep: a row + the slope; flat: the slope
     last: torch.Tensor | None  # [K] f64: each line's last pixel (n - 1); None: all are `length`
     column: torch.Tensor | None  # [K] f64: a flat line's first column; None: steep lines
-
-    @property
-    def pixels(self) -> int:
-        return self.length * len(self.base)
+    pixels: int  # length * K
 
 
 def _bucket_table(longest: int = 1 << 14) -> np.ndarray:
@@ -76,18 +73,18 @@ def draw(layers: list[np.ndarray], w: int, h: int, to_pixels=(0.0, 0.0, 1.0, 1.0
         if c.value not in values:
             values[c.value] = torch.full((size,), c.value, dtype=torch.uint8)
         m = c.pixels
-        at = where[:m].view(c.length, -1)  # [pixel, line]
+        at, at_index = where[:m], index[:m]
         k = steps[c.length]
         if c.last is not None:  # a shorter line repeats its last pixel
             k = torch.minimum(k, c.last, out=along[:m].view(c.length, -1))
-        torch.addcmul(c.base, k, c.step, out=at)
-        index[:m].copy_(where[:m])  # truncation is floor here: no index is negative
-        if c.column is not None:  # `index` is the row: add the column
-            index[:m].mul_(w + 2 * PAD)
-            torch.add(k, c.column, out=at)
-            column[:m].copy_(where[:m])
-            index[:m].add_(column[:m])
-        buffer.scatter_(0, index[:m], values[c.value][:m])
+        torch.addcmul(c.base, k, c.step, out=at.view(c.length, -1))  # [pixel, line]
+        at_index.copy_(at)  # truncation is floor here: no index is negative
+        if c.column is not None:  # `at_index` is the row: add the column
+            at_index.mul_(w + 2 * PAD)
+            torch.add(k, c.column, out=at.view(c.length, -1))
+            column[:m].copy_(at)
+            at_index.add_(column[:m])
+        buffer.scatter_(0, at_index, values[c.value][:m])
     return buffer
 
 
@@ -188,5 +185,8 @@ def _chunks(a0, a1, b0, b1, rows: int, across: int, value, stride: int, flat: bo
             d = min(b, c + per)
             shorter = None if n[c:d].min() == length else last_t[c:d]
             column = column_t[c:d] if flat else None
-            chunks.append(_Chunk(int(key[a]) // _BUCKETS, length, base_t[c:d], step_t[c:d], shorter, column))
+            chunk = _Chunk(
+                int(key[a]) // _BUCKETS, length, base_t[c:d], step_t[c:d], shorter, column, length * (d - c)
+            )
+            chunks.append(chunk)
     return chunks
