@@ -62,12 +62,14 @@ class EdgeRaster(pg.GraphicsObject):
         self.rect = QRectF()
         self.generation = 0  # of the newest render asked for
         self.shown = 0  # generation on screen
+        self._asked: tuple = ()  # what the newest render draws: layers, rect, size
         self.timer = QTimer()
         self.timer.setSingleShot(True)
         self.timer.setInterval(120)
         self.timer.timeout.connect(self.render)
         self.rendered.connect(self._show)
         view_box.sigRangeChanged.connect(lambda *_: self.timer.start())
+        view_box.sigResized.connect(lambda *_: self.timer.start())  # more or fewer pixels
 
     def set_layers(self, layers, n_edges: int = 0) -> None:
         """`layers`: [(segment xy [2E, 2], pen)] (then antialiased), or a function giving
@@ -90,14 +92,19 @@ class EdgeRaster(pg.GraphicsObject):
         return self.shown != self.generation
 
     def render(self) -> None:
-        """Draw every layer into an image covering the visible range plus a margin."""
-        self.generation += 1
+        """Draw every layer into an image covering the visible range plus a margin (unless
+        the newest render draws just that already: a view range set back to what it was)."""
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         mx, my = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
         rect = QRectF(x0 - mx, y0 - my, x1 - x0 + 2 * mx, y1 - y0 + 2 * my)
         size = self.view_box.size()
         w = max(1, min(4096, int(size.width() * 1.5 * self.device_ratio())))
         h = max(1, min(4096, int(size.height() * 1.5 * self.device_ratio())))
+        asked = (self._layers, rect.getRect(), w, h)  # _Layers compare by identity
+        if asked == self._asked:
+            return
+        self._asked = asked
+        self.generation += 1
         generation = self.generation
         if self._layers.segments <= INLINE_SEGMENTS:
             job = _Render(self._layers, rect, w, h, 1)

@@ -117,11 +117,11 @@ class GraphView(pg.PlotWidget):
         self.graph = graph
         self._hovered = None
         self.hover_item.setData(np.zeros(0), np.zeros(0))
+        self.fit()  # first: the edges are drawn for the range they will be seen in
         self._draw_labels()
         self._draw_edges()
         self.set_activations(activations, position)
         self._draw_overlays()
-        self.fit()
 
     def set_threshold(self, threshold: float) -> None:
         if threshold == self.threshold:

@@ -62,6 +62,21 @@ def test_a_newer_render_wins(qtbot):
     assert shown == int((np.abs(view.graph.weight) >= 1.0).sum())
 
 
+def test_a_graph_is_drawn_once_for_the_range_it_is_shown_in_and_again_when_resized(qtbot):
+    view = make_view(qtbot, synthetic_graph(n_nodes=2000, n_edges=30_000, n_layer=4))
+    raster = view.edge_raster
+    qtbot.wait(3 * raster.timer.interval())  # the range changes it made are behind it
+    wait_rendered(qtbot, view)
+    assert raster.generation == 1  # the view fitted the graph before its edges were drawn
+    (x0, x1), (y0, y1) = view.getViewBox().viewRange()
+    assert raster.rect.contains(QRectF(x0, y0, x1 - x0, y1 - y0))
+    width = raster.image.width()
+    view.resize(900, 400)
+    qtbot.waitUntil(lambda: raster.generation == 2, timeout=5_000)
+    wait_rendered(qtbot, view)
+    assert raster.image.width() > width
+
+
 def test_a_small_graph_keeps_antialiased_strokes(qtbot):
     view = make_view(qtbot, synthetic_graph(n_nodes=640, n_edges=300, n_layer=2))
     assert not view.edge_raster.pending  # drawn at once
