@@ -24,7 +24,11 @@ class GraphData:
     n_layer: int
 
     def index(self) -> dict[str, int]:
-        return {n: i for i, n in enumerate(self.nodes)}
+        """node -> its row in `nodes` (built on first use: ~5 ms for 20,000 nodes, on every
+        redraw and selection otherwise). Read it, do not change it."""
+        if not hasattr(self, "_index"):
+            self._index = {n: i for i, n in enumerate(self.nodes)}
+        return self._index
 
     def by_site(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """site -> (the rows of its nodes in `nodes`, their channels): for reading a site's
