@@ -28,21 +28,15 @@ import torch
 from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter, QPainterPath, QTransform
 
+from ..workers import yield_to_the_gui
 from . import hairlines
 
 INLINE_SEGMENTS = 20_000  # fewer are drawn on the GUI thread (a few ms)
 BANDS = max(1, min(8, os.cpu_count() or 1))
 
 
-def _lower_priority() -> None:
-    """Painters yield to the GUI thread when cores are scarce (Linux: per-thread nice)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
-    except (AttributeError, OSError):  # not Linux: the default priority
-        pass
-
-
-_POOL = ThreadPoolExecutor(max_workers=BANDS, thread_name_prefix="edges", initializer=_lower_priority)
+# Painters yield to the GUI thread when cores are scarce, as every worker does.
+_POOL = ThreadPoolExecutor(max_workers=BANDS, thread_name_prefix="edges", initializer=yield_to_the_gui)
 
 
 def painter_threads() -> int:
