@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
         s.predictions_changed.connect(self._recolour)
         s.interventions_changed.connect(self._on_interventions)
         s.selection_changed.connect(lambda: self.graph.set_selection(s.selection))
+        s.annotations_changed.connect(lambda: self.graph.set_annotations(s.annotations))
         s.model_changed.connect(self._update_status)
         s.circuit_changed.connect(self._update_status)
         s.job_progress.connect(self._on_job_progress)

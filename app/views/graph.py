@@ -8,6 +8,8 @@ overlay items. Picking is numpy on positions.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +24,7 @@ from .graph_layout import GraphData
 N_COLOURS = 11  # like ColorBrewer's diverging schemes, which stop at 11 classes
 WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
 LARGE_GRAPH_EDGES = 5000
+MAX_SHOWN_LABELS = 300
 POSITIVE, NEGATIVE = (214, 96, 77), (67, 147, 195)
 
 
@@ -71,6 +74,8 @@ class GraphView(pg.PlotWidget):
         self.effects: dict[str, float] | None = None  # the ablation-effect overlay, when on
         self.effect_metric = ""
         self._labels: list[pg.TextItem] = []
+        self.annotations: dict[str, dict] = {}  # the user's node labels and notes
+        self._annotation_items: list[pg.TextItem] = []
         self.edge_raster = EdgeRaster(self.getViewBox())
         self.edge_raster.setZValue(1)
         self.addItem(self.edge_raster)
@@ -122,6 +127,7 @@ class GraphView(pg.PlotWidget):
         self._draw_edges()
         self.set_activations(activations, position)
         self._draw_overlays()
+        self._draw_annotations()
 
     def set_threshold(self, threshold: float) -> None:
         if threshold == self.threshold:
@@ -184,6 +190,27 @@ class GraphView(pg.PlotWidget):
             label.setPos(layer + 0.41, 0.55)
             self.addItem(label)
             self._labels.append(label)
+
+    def set_annotations(self, annotations: dict[str, dict]) -> None:
+        self.annotations = annotations
+        self._draw_annotations()
+
+    def _draw_annotations(self) -> None:
+        """Each labelled node of the graph shown gets its label beside it (the first
+        MAX_SHOWN_LABELS: more would cover the graph; the tooltip has every one)."""
+        for item in self._annotation_items:
+            self.removeItem(item)
+        self._annotation_items = []
+        if self.graph is None:
+            return
+        index = self.graph.index()
+        shown = [(n, a["label"]) for n, a in self.annotations.items() if a.get("label") and n in index]
+        for node, label in shown[:MAX_SHOWN_LABELS]:
+            item = pg.TextItem(label, color=(20, 60, 160), anchor=(0, 1.1))
+            item.setPos(*self.graph.pos[index[node]])
+            item.setZValue(13)
+            self.addItem(item)
+            self._annotation_items.append(item)
 
     def _draw_edges(self) -> None:
         g = self.graph
@@ -326,6 +353,10 @@ class GraphView(pg.PlotWidget):
     def describe_node(self, i: int) -> str:
         name = self.graph.nodes[i]
         text = f"<b>{name}</b>"
+        if name in self.annotations:
+            a = self.annotations[name]
+            text += f" <i>{html.escape(a['label'])}</i>" if a.get("label") else ""
+            text += f"<br>{html.escape(a['note'])}" if a.get("note") else ""
         acts = getattr(self, "activations", None)
         if acts is not None:
             n = Node.parse(name)

@@ -18,6 +18,9 @@ def test_a_node_is_named_found_saved_and_carried(window, qtbot, tmp_path):
     window.graph.node_clicked.emit(other, False)  # moving on commits what was typed
     assert s.annotations == {node: {"label": "quote type", "note": "fires on ' but not on \""}}
     assert editor.label.text() == ""  # the other node has none
+    # The graph shows the label beside its node, and in the node's tooltip.
+    assert [item.toPlainText() for item in window.graph._annotation_items] == ["quote type"]
+    assert "quote type" in window.graph.describe_node(s.graph.index()[node])
     # The find box finds a node by its label, in any case.
     window.find_box.setText("QUOTE")
     window.find_box.returnPressed.emit()
