@@ -161,6 +161,9 @@ class Trainer:
         self.sparse = sparse_parameters(self.model, self.spec)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.project_weights = True  # False only to benchmark the dense twin
+        # bf16 autocast for the forward and backward on a GPU (the weights and optimizer stay
+        # fp32); settable so that the same path runs, and is tested, on the CPU.
+        self.autocast = self.device.type == "cuda"
         self.ddp = None
         if dist is not None:
             self._join(dist)
@@ -285,13 +288,12 @@ class Trainer:
             # DDP averages gradients over processes: scaled so that the average is the gradient
             # of the mean over the global batch, even where the rows do not divide evenly.
             forward, scale = self.ddp, x.shape[0] * self.dist.world / cfg.batch_size
-        if self.device.type == "cuda":
+        if self.device.type == "cuda":  # pinned, so that the copy need not wait for the GPU
             x = x.pin_memory().to(self.device, non_blocking=True)
             y = y.pin_memory().to(self.device, non_blocking=True)
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                _, loss = forward(x, y)
         else:
             x, y = x.to(self.device), y.to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             _, loss = forward(x, y)
         (loss * scale if scale != 1.0 else loss).backward()
         clip_grad_rms_(self.params, cfg.grad_clip_rms)

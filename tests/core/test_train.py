@@ -144,3 +144,18 @@ def test_steps_between_logged_ones_read_nothing_back(tmp_path, small_stream, tok
     logged = [e.step for e in events if e.logged]
     assert logged == [1, 5]
     assert events[2].loss == events[0].loss  # between logged steps: the last measured loss
+
+
+def test_the_gpus_bf16_autocast_path_trains_on_the_cpu_too(tmp_path, small_stream, tokenizer):
+    """The mixed-precision step a GPU takes, run here: the loss follows fp32's closely and the
+    weights stay fp32 and on their sparsity budget."""
+    cfg = tiny_train_config(steps=6, log_every=1, ckpt_every=100)
+    runs = {}
+    for autocast in (False, True):
+        torch.manual_seed(0)
+        trainer = Trainer(tmp_path / str(autocast), tiny_config(), cfg, small_stream, tokenizer, "cpu")
+        trainer.autocast = autocast
+        runs[autocast] = [e.loss for e in trainer.run() if e.kind != "done"]
+        assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert runs[True] == pytest.approx(runs[False], abs=0.05)
+    assert runs[True] != runs[False]  # bf16 did run
