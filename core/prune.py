@@ -19,6 +19,10 @@ from .circuit import Circuit, extract_edges
 from .taskeval import TaskBatch, calibrated, candidate_logits, two_token_loss
 from .topology import sort_nodes
 
+# The examples run in this many batches of similar length, not padded to the longest prompt:
+# a task's prompts vary about twofold in length, and pruning is thousands of forward passes.
+LENGTH_GROUPS = 4
+
 
 @dataclass
 class PruneConfig:
@@ -94,14 +98,16 @@ class Pruner:
             for loc, w in zip(self.locations, self.widths)
         }
         self.calibration = torch.nn.Parameter(torch.tensor([1.0, 0.0], device=device))
+        self.groups = batch.by_length(LENGTH_GROUPS)
 
     @property
     def n_nodes(self) -> int:
         return sum(self.widths)
 
     def _pair_logits(self, gates) -> torch.Tensor:
+        """[N, 2] candidate logits under the gates, the examples grouped by length."""
         with ablated(self.model, gates=gates, means=self.means, ablation=self.config.ablation):
-            pair = candidate_logits(self.model(self.batch.input_ids), self.batch).float()
+            pair = torch.cat([candidate_logits(self.model, group) for group in self.groups]).float()
         return calibrated(pair, self._calibration())
 
     def _calibration(self) -> dict | None:
@@ -199,7 +205,7 @@ class Pruner:
 
     @torch.no_grad()
     def make_circuit(self, k: int, ranking, loss_circuit: float) -> Circuit:
-        pair = candidate_logits(self.model(self.batch.input_ids), self.batch).float()
+        pair = candidate_logits(self.model, self.batch).float()
         nodes = [f"{loc}.{i}" for loc, i in ranking[:k]]
         calibration = None
         if self.config.calibrate:
