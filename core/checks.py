@@ -143,17 +143,22 @@ def reinit_control(model, circuit, batch, stream_factory, prune_config: PruneCon
 
 
 def iter_reinit_control(model, circuit, batch, stream_factory, prune_config: PruneConfig):
-    """reinit_control as a generator: ("progress", fraction done) as it goes, then ("loss", x)."""
+    """reinit_control as a generator: ("progress", fraction done) as it goes, then ("loss", x).
+    The twin gets the whole pruner at the circuit's size: learned masks, then the better of
+    their ranking's top k and a mask optimised at k."""
     from .means import compute_means
 
     twin = reinitialised(model, seed=prune_config.seed + 1)
     twin_means = compute_means(twin, stream_factory()) if circuit.ablation == "mean" else None
-    pruner = Pruner(twin, batch, twin_means, replace(prune_config, ablation=circuit.ablation))
-    for event in pruner.run():
-        if event.phase != "optimize":  # the optimisation is what we need; skip the search
-            break
-        yield "progress", event.step / max(1, event.total)
-    yield "loss", pruner.loss_with_top(circuit.n_nodes, pruner.ranking())
+    config = replace(prune_config, ablation=circuit.ablation)
+    pruner = Pruner(twin, batch, twin_means, config)
+    total = max(1, config.steps + config.fixed_k_steps)
+    for event in pruner.run(k=circuit.n_nodes):
+        if event.circuit is not None:
+            yield "loss", event.circuit.loss_circuit
+        else:
+            done = event.step if event.phase == "optimize" else config.steps + event.step
+            yield "progress", min(1.0, done / total)
 
 
 @dataclass(frozen=True)

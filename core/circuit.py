@@ -2,9 +2,11 @@
 
 JSON: {"task", "target_loss", "ablation", "n_nodes", "nodes_per_location", "n_edges",
 "n_residual_edges", "loss_full", "loss_circuit", "nodes": [...], "edges": [{"src", "dst",
-"weight", "kind"}], ...} where kind is "weight" (a nonzero entry of a weight matrix) or
-"residual" (a residual write read by a later layer; its weight is the reading norm's gain on
-that channel).
+"weight", "kind"}], "loss_vs_k": [[k, loss], ...], ...} where kind is "weight" (a nonzero entry
+of a weight matrix) or "residual" (a residual write read by a later layer; its weight is the
+reading norm's gain on that channel). `loss_vs_k` is the pruner's search: for every number of
+nodes k it evaluated, the task loss of the best k-node circuit it found (core/k_search.py);
+files written before it was kept have none.
 
 A circuit's size is counted as the paper counts it: `n_edges` is the weight edges alone;
 the residual links are `n_residual_edges`. The counts are derived from `nodes` and `edges`
@@ -44,6 +46,7 @@ class Circuit:
     n_examples: int = 0
     checks: dict | None = None
     model: str | None = None  # where the model came from, for the reader
+    loss_vs_k: list[list] | None = None  # [[k, loss], ...] of the pruner's search, by k
     extra: dict = field(default_factory=dict)
 
     @property
@@ -95,6 +98,8 @@ class Circuit:
             "nodes": list(self.nodes),
             "edges": list(self.edges),
         }
+        if self.loss_vs_k is not None:
+            d["loss_vs_k"] = [list(pair) for pair in self.loss_vs_k]
         if self.checks is not None:
             d["checks"] = self.checks
         d.update(self.extra)
@@ -125,6 +130,7 @@ class Circuit:
             n_examples=f.n_examples,
             checks=f.checks,
             model=f.model,
+            loss_vs_k=f.loss_vs_k,
             extra=dict(f.model_extra or {})
             | ({} if f.node_ablation_delta is None else {"node_ablation_delta": dict(f.node_ablation_delta)}),
         )

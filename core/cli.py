@@ -64,6 +64,11 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     p.add_argument("--ablation", choices=["mean", "zero"], default="mean")
     p.add_argument("--calibrate", action="store_true", help="fit a logit scale and shift")
     p.add_argument("--steps", type=int, help="mask optimisation steps")
+    p.add_argument(
+        "--fixed-k-steps",
+        type=int,
+        help="steps of each mask optimised at a fixed k in the search (0: the ranking alone)",
+    )
     p.add_argument("--examples", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checks", action="store_true", help="run the faithfulness checks too")

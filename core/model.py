@@ -221,8 +221,12 @@ class GPT(nn.Module):
 
     # ---- forward ---------------------------------------------------------------------------
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """Logits [batch, seq, vocab]; with targets, also the mean cross-entropy."""
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, last: torch.Tensor | None = None
+    ):
+        """Logits [batch, seq, vocab]; with targets, also the mean cross-entropy. With `last`
+        ([batch] positions), only those positions' logits, [batch, vocab]: the unembedding and
+        bigram table are most of a small model's work, and a task reads one position."""
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"sequence of length {T} is longer than block_size {self.config.block_size}")
@@ -238,6 +242,9 @@ class GPT(nn.Module):
         for block in self.transformer.h:
             x = block(x, pos)
         x = self.hook_final_resid(x)
+        if last is not None:
+            rows = torch.arange(B, device=idx.device)
+            x, idx = x[rows, last], idx[rows, last]
         logits = self.lm_head(self.transformer.ln_f(x)) + self.final_logits_bias
         if self.bigram_table is not None:
             logits = logits + F.embedding(idx, self.bigram_table).to(logits.dtype)

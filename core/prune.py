@@ -2,22 +2,28 @@
 
 One mask logit per node (shared across positions) at every node location. Forward: a
 Heaviside step keeps or mean-ablates the node; backward: a sigmoid surrogate with a
-temperature. Loss = task loss + k_coef x (nodes kept). Then the nodes are ranked by their
-logits and the smallest top-k that reaches the target task loss is found by bisection.
+temperature. Loss = task loss + k_coef x (nodes kept). Then the search for the circuit's size
+k (core/k_search.py): k = 0 first, a bisection over the top-k of the logits' ranking, then
+masks optimised at fixed k (core/fixed_k.py) below the ranking's answer, which may reach the
+target with fewer nodes. Every k evaluated is kept in the circuit's `loss_vs_k`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import torch
 
 from .ablation import ablated
 from .circuit import Circuit, extract_edges
+from .fixed_k import FixedKMask
 from .taskeval import TaskBatch, calibrated, candidate_logits, two_token_loss
 from .topology import sort_nodes
+
+# The examples run in this many batches of similar length, not padded to the longest prompt:
+# a task's prompts vary about twofold in length, and pruning is thousands of forward passes.
+LENGTH_GROUPS = 4
 
 
 @dataclass
@@ -32,6 +38,8 @@ class PruneConfig:
     temperature: float = 0.5
     init_low: float = 0.1  # mask logits start uniform in [init_low, 1]: all kept
     calibrate: bool = False  # the paper's scale-and-shift of the logit difference
+    fixed_k_steps: int = 40  # mask steps at each fixed k the search tries; 0: the ranking alone
+    fixed_k_lr: float = 0.05
     seed: int = 0
 
     def __post_init__(self):
@@ -39,15 +47,17 @@ class PruneConfig:
             raise ValueError(f"ablation must be mean or zero, got {self.ablation!r}")
         if self.target_loss <= 0:
             raise ValueError(f"target loss must be positive, got {self.target_loss!r}")
+        if self.fixed_k_steps < 0:
+            raise ValueError(f"fixed-k steps must be 0 or more, got {self.fixed_k_steps!r}")
 
 
 @dataclass
 class PruneEvent:
-    phase: str  # "optimize", "bisect" or "done"
+    phase: str  # "optimize", "bisect", "fixed_k" (a mask optimised at k = kept) or "done"
     step: int
     total: int
     task_loss: float
-    kept: int  # nodes kept by the current masks or the bisection's candidate k
+    kept: int  # nodes kept by the current masks or the search's candidate k
     circuit: Circuit | None = None
 
 
@@ -94,14 +104,17 @@ class Pruner:
             for loc, w in zip(self.locations, self.widths)
         }
         self.calibration = torch.nn.Parameter(torch.tensor([1.0, 0.0], device=device))
+        self.flat_nodes = [(loc, i) for loc, w in zip(self.locations, self.widths) for i in range(w)]
+        self.groups = batch.by_length(LENGTH_GROUPS)
 
     @property
     def n_nodes(self) -> int:
         return sum(self.widths)
 
     def _pair_logits(self, gates) -> torch.Tensor:
+        """[N, 2] candidate logits under the gates, the examples grouped by length."""
         with ablated(self.model, gates=gates, means=self.means, ablation=self.config.ablation):
-            pair = candidate_logits(self.model(self.batch.input_ids), self.batch).float()
+            pair = torch.cat([candidate_logits(self.model, group) for group in self.groups]).float()
         return calibrated(pair, self._calibration())
 
     def _calibration(self) -> dict | None:
@@ -110,14 +123,20 @@ class Pruner:
         scale, shift = self.calibration
         return {"scale": scale, "shift": shift}
 
-    def run(self) -> Iterator[PruneEvent]:
-        """Optimise the masks, then bisect; the model's weights are frozen meanwhile."""
+    def run(self, k: int | None = None) -> Iterator[PruneEvent]:
+        """Optimise the masks, then search for the circuit's size (or, given `k`, find the
+        best circuit of k nodes); the model's weights (and, once the masks are learned, the
+        calibration) are frozen meanwhile."""
+        from .k_search import KSearch  # which needs this module's events
+
         flags = [(p, p.requires_grad) for p in self.model.parameters()]
         for p, _ in flags:
             p.requires_grad_(False)
         try:
             yield from self._optimize()
-            yield from self._bisect()
+            self.calibration.requires_grad_(False)
+            search = KSearch(self)
+            yield from search.run() if k is None else search.run_at(k)
         finally:
             for p, flag in flags:
                 p.requires_grad_(flag)
@@ -147,11 +166,9 @@ class Pruner:
 
     def ranking(self) -> list[tuple[str, int]]:
         """Every node as (location, index), most important (highest mask logit) first."""
-        scores = torch.cat([p.detach().cpu() for p in self.logits.values()])
         # Ties (e.g. many logits clamped at -1) are broken by the node's order, deterministically.
-        order = torch.argsort(scores, descending=True, stable=True)
-        flat = [(loc, i) for loc, w in zip(self.locations, self.widths) for i in range(w)]
-        return [flat[j] for j in order.tolist()]
+        order = torch.argsort(self.flat_logits().cpu(), descending=True, stable=True)
+        return [self.flat_nodes[j] for j in order.tolist()]
 
     def gates_for_top(self, k: int, ranking=None) -> dict[str, torch.Tensor]:
         ranking = ranking or self.ranking()
@@ -165,42 +182,39 @@ class Pruner:
     def loss_with_top(self, k: int, ranking) -> float:
         return float(two_token_loss(self._pair_logits(self.gates_for_top(k, ranking))))
 
-    def _bisect(self) -> Iterator[PruneEvent]:
-        target, n = self.config.target_loss, self.n_nodes
-        ranking = self.ranking()
-        evaluated: dict[int, float] = {}
+    # ---- masks at a fixed k (core/fixed_k.py) ----------------------------------------------
 
-        def loss(k):
-            if k not in evaluated:
-                evaluated[k] = self.loss_with_top(k, ranking)
-            return evaluated[k]
+    def flat_logits(self) -> torch.Tensor:
+        """Every node's mask logit in one vector, node by node as `flat_nodes`."""
+        return torch.cat([p.detach() for p in self.logits.values()])
 
-        # Coarse pass on a doubling grid plus the masks' own size (the loss need not fall
-        # monotonically in k: mean-ablating a distractor can help), then bisect between the
-        # largest evaluated k below the first passing one and it.
-        own = sum(int((p.detach() > 0).sum()) for p in self.logits.values())
-        grid = sorted({min(n, 2**e) for e in range(int(math.log2(max(n, 1))) + 2)} | {max(1, own)})
-        hi = next((k for k in grid if loss(k) <= target), None)
-        step = 0
-        if hi is None:
-            hi = n  # even the whole model misses the target: keep everything ranked
-        else:
-            lo = max([k for k in evaluated if k < hi] or [0])
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                step += 1
-                if loss(mid) <= target:
-                    hi = mid
-                else:
-                    lo = mid
-                yield PruneEvent("bisect", step, step + int(math.log2(max(hi - lo, 1))) + 1, loss(mid), mid)
-        circuit = self.make_circuit(hi, ranking, evaluated.get(hi, loss(hi)))
-        yield PruneEvent("done", step, step, circuit.loss_circuit, hi, circuit)
+    def nodes_kept(self, keep: torch.Tensor) -> list[tuple[str, int]]:
+        """The nodes of a bool mask over `flat_nodes`."""
+        return [self.flat_nodes[j] for j in keep.nonzero().flatten().tolist()]
+
+    def optimize_at_k(
+        self, k: int, start: torch.Tensor, stop_at: float | None = None
+    ) -> Generator[PruneEvent, None, FixedKMask]:
+        """Masks keeping exactly k nodes, optimised from the scores `start` (flat, as
+        `flat_logits`) for `fixed_k_steps` steps, or until a k-node set's loss is at most
+        `stop_at`. Returns the FixedKMask, whose best set is the result."""
+        cfg = self.config
+        mask = FixedKMask(start, k, cfg.fixed_k_lr, cfg.temperature)
+
+        def task_loss(gates: torch.Tensor) -> torch.Tensor:
+            return two_token_loss(self._pair_logits(dict(zip(self.locations, gates.split(self.widths)))))
+
+        for step in range(cfg.fixed_k_steps):
+            loss = mask.step(task_loss)
+            yield PruneEvent("fixed_k", step + 1, cfg.fixed_k_steps, loss, k)
+            if stop_at is not None and mask.best_loss <= stop_at:
+                break
+        return mask
 
     @torch.no_grad()
-    def make_circuit(self, k: int, ranking, loss_circuit: float) -> Circuit:
-        pair = candidate_logits(self.model(self.batch.input_ids), self.batch).float()
-        nodes = [f"{loc}.{i}" for loc, i in ranking[:k]]
+    def make_circuit(self, nodes: list[tuple[str, int]], loss_circuit: float, loss_vs_k=None) -> Circuit:
+        pair = candidate_logits(self.model, self.batch).float()
+        nodes = [f"{loc}.{i}" for loc, i in nodes]
         calibration = None
         if self.config.calibrate:
             scale, shift = self.calibration.tolist()
@@ -216,4 +230,5 @@ class Pruner:
             seed=self.config.seed,
             calibration=calibration,
             n_examples=len(self.batch),
+            loss_vs_k=loss_vs_k,
         )

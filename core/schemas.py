@@ -177,6 +177,19 @@ class Calibration(Strict):
     shift: float
 
 
+def _k_and_loss(pair: list[float]) -> list:
+    if len(pair) != 2:
+        raise ValueError(f"must be [k, loss] (got {_shown(pair)})")
+    k, loss = pair
+    if k < 0 or k != int(k):
+        raise ValueError(f"k must be a whole number of nodes (got {_shown(k)})")
+    return [int(k), loss]
+
+
+LossAtK = Annotated[list[float], AfterValidator(_k_and_loss)]
+"""[k, task loss of the best k-node circuit found]."""
+
+
 class CircuitFile(Strict):
     """A circuit file. Unknown keys are kept (`model_extra`, the Circuit's `extra`)."""
 
@@ -194,6 +207,7 @@ class CircuitFile(Strict):
     n_examples: int = 0
     checks: dict[str, Any] | None = None
     model: str | None = None
+    loss_vs_k: list[LossAtK] | None = None  # absent in files written before the curve was kept
     # Derived from nodes and edges when written and recomputed from them on reading (a file
     # written before residual links were counted apart has an n_edges that counted both).
     n_nodes: int | None = None

@@ -33,6 +33,25 @@ class TaskBatch:
             self.rejected,
         )
 
+    def by_length(self, groups: int) -> list["TaskBatch"]:
+        """The examples in up to `groups` batches of similar prompt length, each cut to its
+        longest prompt: the padding after a prompt's last token changes nothing it reads (the
+        model is causal), so it need not be computed."""
+        order = torch.argsort(self.last_pos, stable=True)
+        out = []
+        for rows in torch.tensor_split(order, min(groups, len(self))):
+            width = int(self.last_pos[rows].max()) + 1
+            out.append(
+                TaskBatch(
+                    self.input_ids[rows, :width],
+                    self.last_pos[rows],
+                    self.correct[rows],
+                    self.incorrect[rows],
+                    [self.examples[i] for i in rows.tolist()],
+                )
+            )
+        return out
+
 
 def check_example(example: Example, tokenizer: Tokenizer, block_size: int):
     """(prompt ids, correct id, incorrect id), or a reason the pair cannot be judged."""
@@ -86,10 +105,11 @@ def task_batch(
     return encode_examples(task.examples(n, split, seed), tokenizer, block_size)
 
 
-def candidate_logits(logits: torch.Tensor, batch: TaskBatch) -> torch.Tensor:
-    """[N, 2]: the correct and incorrect candidates' logits at each prompt's last position."""
-    rows = torch.arange(len(batch), device=logits.device)
-    last = logits[rows, batch.last_pos]
+def candidate_logits(model, batch: TaskBatch) -> torch.Tensor:
+    """[N, 2]: the correct and incorrect candidates' logits at each prompt's last position (the
+    model unembeds that position alone), under whatever hooks the caller installed."""
+    last = model(batch.input_ids, last=batch.last_pos)
+    rows = torch.arange(len(batch), device=last.device)
     return torch.stack([last[rows, batch.correct], last[rows, batch.incorrect]], dim=1)
 
 
@@ -112,7 +132,7 @@ def calibrated(pair_logits: torch.Tensor, calibration: dict | None) -> torch.Ten
 def evaluate(model, batch: TaskBatch, calibration: dict | None = None) -> dict:
     """{"task_loss", "accuracy", "logit_diff"} of the model (under whatever ablation the caller
     has applied, with the circuit's calibration if it has one) on the batch."""
-    pair = calibrated(candidate_logits(model(batch.input_ids), batch).float(), calibration)
+    pair = calibrated(candidate_logits(model, batch).float(), calibration)
     return {
         "task_loss": float(two_token_loss(pair)),
         "accuracy": float((pair[:, 0] > pair[:, 1]).float().mean()),
@@ -124,7 +144,7 @@ def evaluate(model, batch: TaskBatch, calibration: dict | None = None) -> dict:
 @torch.no_grad()
 def per_example(model, batch: TaskBatch, calibration: dict | None = None) -> dict[str, list[float]]:
     """`evaluate`, example by example: {"task_loss": [N], "logit_diff": [N]}."""
-    pair = calibrated(candidate_logits(model(batch.input_ids), batch).float(), calibration)
+    pair = calibrated(candidate_logits(model, batch).float(), calibration)
     return {
         "task_loss": two_token_loss(pair, reduce=False).tolist(),
         "logit_diff": (pair[:, 0] - pair[:, 1]).tolist(),

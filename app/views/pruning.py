@@ -31,6 +31,7 @@ from core.tasks import BUILTIN_TASKS
 from core.verdicts import CHECKS
 
 from ..workers import start_worker
+from .loss_vs_k import LossVsKPlot
 
 log = logging.getLogger(__name__)
 CHECK_LABELS = {c.key: c.label for c in CHECKS}
@@ -79,6 +80,8 @@ class PruningPanel(QWidget):
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(200, 80, 60, width=2))
         self.kept_plot = pg.PlotWidget(title="nodes kept")
         self.kept_curve = self.kept_plot.plot(pen=pg.mkPen(60, 120, 200, width=2))
+        self.loss_vs_k = LossVsKPlot()
+        session.circuit_changed.connect(lambda: self.loss_vs_k.show_circuit(session.circuit))
         grid = QGridLayout(self)
         grid.addLayout(form, 0, 0)
         grid.addLayout(buttons, 1, 0)
@@ -86,7 +89,8 @@ class PruningPanel(QWidget):
         grid.addWidget(self.status, 3, 0)
         grid.addWidget(self.loss_plot, 0, 1, 4, 1)
         grid.addWidget(self.kept_plot, 0, 2, 4, 1)
-        for col, stretch in enumerate((2, 3, 3)):
+        grid.addWidget(self.loss_vs_k, 0, 3, 4, 1)
+        for col, stretch in enumerate((2, 2, 2, 3)):
             grid.setColumnStretch(col, stretch)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -158,6 +162,11 @@ class PruningPanel(QWidget):
             elif item.phase == "bisect":
                 self.status.setText(
                     f"searching the smallest circuit: k={item.kept}, loss {item.task_loss:.3f}"
+                )
+            elif item.phase == "fixed_k":
+                self.status.setText(
+                    f"optimising a mask of exactly k={item.kept} nodes, step {item.step}/{item.total}: "
+                    f"loss {item.task_loss:.3f}"
                 )
         elif isinstance(item, CheckProgress):
             if self.stage != "checks":

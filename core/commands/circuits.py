@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from contextlib import closing
 
@@ -70,6 +71,25 @@ class ChecksProgress:
             self.bar.close()
 
 
+def loss_vs_k_text(circuit: Circuit, width: int = 40) -> str:
+    """The circuit's loss-versus-k curve as a table with a bar per k, the target marked `|`
+    and the circuit's own k marked `*`; empty for a circuit without one."""
+    curve = [(k, loss) for k, loss in circuit.loss_vs_k or [] if math.isfinite(loss)]
+    if not curve:
+        return ""
+    top = max(max(loss for _, loss in curve), circuit.target_loss)
+    target = min(width - 1, round(width * circuit.target_loss / top))
+    lines = [f"task loss vs k, as the search found it (* the circuit; | the target {circuit.target_loss})"]
+    lines.append(f"  {'k':>7}  {'loss':>6}")
+    for k, loss in curve:
+        filled = round(width * max(loss, 0.0) / top)
+        bar = "█" * filled + " " * (width - filled)
+        bar = bar[:target] + "|" + bar[target + 1 :]
+        mark = "*" if k == circuit.n_nodes else " "
+        lines.append(f"{mark} {k:>7,}  {loss:6.3f}  {bar.rstrip()}")
+    return "\n".join(lines)
+
+
 def prune_with_progress(events, desc: str, total: int, progress: bool = True) -> Circuit:
     """Drive a prune-and-check pipeline under progress bars; returns its circuit."""
     bar = progress_bar(total, desc, progress)
@@ -85,6 +105,10 @@ def prune_with_progress(events, desc: str, total: int, progress: bool = True) ->
                     bar.set_postfix(loss=f"{event.task_loss:.3f}", kept=event.kept)
                 elif event.phase == "bisect":
                     bar.set_postfix(phase="bisect", k=event.kept, loss=f"{event.task_loss:.3f}")
+                elif event.phase == "fixed_k":
+                    bar.set_postfix(
+                        phase="fixed k", k=event.kept, step=event.step, loss=f"{event.task_loss:.3f}"
+                    )
                 else:
                     bar.close()  # pruned; the checks, if asked for, follow the bar
             elif isinstance(event, CircuitReady):
@@ -104,6 +128,7 @@ def cmd_prune(args) -> int:
         seed=args.seed,
         calibrate=args.calibrate,
         steps=args.steps or PruneConfig.steps,
+        fixed_k_steps=PruneConfig.fixed_k_steps if args.fixed_k_steps is None else args.fixed_k_steps,
     )
     circuit = prune_with_progress(
         prune_and_check(bench, task, config, args.examples, args.checks),
@@ -112,6 +137,8 @@ def cmd_prune(args) -> int:
         progress=not args.quiet,
     )
     circuit.save(args.out)
+    if curve := loss_vs_k_text(circuit):
+        print(curve)
     cal = f", calibration {circuit.calibration}" if circuit.calibration else ""
     reached = "" if circuit.loss_circuit <= circuit.target_loss else " (target NOT reached)"
     print(
@@ -191,6 +218,8 @@ def cmd_check(args) -> int:
         print(json.dumps(results))
     else:
         print(f"{circuit.task}: {circuit.size_text()}", file=sys.stderr)
+        if curve := loss_vs_k_text(circuit):
+            print(curve, file=sys.stderr)
         print(format_table(results, circuit.target_loss, circuit.loss_full))
     return 0
 

@@ -1,6 +1,6 @@
 """Prune-and-check, written once for `sparse-circuits prune`, the app's pruning panel and the
-default model's build: learn the node masks, bisect to the smallest circuit reaching the target
-loss, then (if asked) run the faithfulness checks."""
+default model's build: learn the node masks, search for the smallest circuit reaching the target
+loss (core/k_search.py), then (if asked) run the faithfulness checks."""
 
 from __future__ import annotations
 

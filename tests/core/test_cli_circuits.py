@@ -47,6 +47,8 @@ def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
                 "64",
                 "--target-loss",
                 "0.6",
+                "--fixed-k-steps",
+                "5",
                 "--quiet",
                 "--out",
                 str(out),
@@ -55,8 +57,14 @@ def test_prune_eval_check_agree(capsys, tmp_path, trained, calibrate):
         )
         == 0
     )
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     circuit = json.loads(out.read_text())
+    # The search's loss-vs-k curve, k = 0 first, the circuit's own k starred.
+    assert circuit["loss_vs_k"][0][0] == 0 and circuit["n_nodes"] in [k for k, _ in circuit["loss_vs_k"]]
+    curve = printed.out.splitlines()
+    assert curve[0].startswith("task loss vs k") and len(curve) == 2 + len(circuit["loss_vs_k"])
+    assert [line.split()[1] for line in curve if line.startswith("*")] == [f"{circuit['n_nodes']:,}"]
     assert (
         f"bracket_counting: {circuit['n_nodes']} nodes" in err
         and f"{circuit['n_edges']} weight edges + {circuit['n_residual_edges']} residual links" in err
@@ -152,6 +160,8 @@ def test_check_prints_a_table_with_verdicts(capsys, tmp_path, trained):
                 "32",
                 "--target-loss",
                 "0.6",
+                "--fixed-k-steps",
+                "5",
                 "--quiet",
                 "--out",
                 str(out),
@@ -163,6 +173,7 @@ def test_check_prints_a_table_with_verdicts(capsys, tmp_path, trained):
     assert main(["check", str(trained), str(out), "--examples", "32", "--quiet"]) == 0
     printed = capsys.readouterr()
     assert "weight edges + " in printed.err and "residual links" in printed.err
+    assert "task loss vs k" in printed.err
     lines = printed.out.splitlines()
     assert lines[0].split()[:4] == ["check", "value", "better", "verdict"]
     assert any(line.startswith("without circuit") and "higher" in line for line in lines)

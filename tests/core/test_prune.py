@@ -18,11 +18,12 @@ from core.checks import (
 from core.circuit import Circuit, extract_edges
 from core.fileio import FileFormatError
 from core.interventions import Intervention, applied
+from core.k_search import KSearch
 from core.means import compute_means
 from core.prune import PruneConfig, Pruner, heaviside
 from core.taskeval import evaluate, task_batch
 from core.tasks import BUILTIN_TASKS
-from core.topology import LOCATIONS, sort_nodes
+from core.topology import LOCATIONS
 from tests.conftest import tiny_config
 
 
@@ -130,25 +131,26 @@ def test_bad_interventions_are_reported(setup):
 
 def test_bisection_finds_the_smallest_k(setup, monkeypatch):
     model, means, batch = setup
-    pruner = Pruner(model, batch, means, PruneConfig(steps=1, target_loss=0.15))
+    pruner = Pruner(model, batch, means, PruneConfig(steps=1, target_loss=0.15, fixed_k_steps=0))
     monkeypatch.setattr(pruner, "loss_with_top", lambda k, ranking: 0.1 if k >= 37 else 0.5)
-    done = list(pruner._bisect())[-1]
+    done = list(KSearch(pruner).run())[-1]
     assert done.phase == "done" and done.circuit.n_nodes == 37
     # Not monotone: 40..47 miss the target; the result must still meet it.
     monkeypatch.setattr(pruner, "loss_with_top", lambda k, ranking: 0.5 if k < 20 or 40 <= k < 48 else 0.1)
-    done = list(pruner._bisect())[-1]
+    done = list(KSearch(pruner).run())[-1]
     assert pruner.loss_with_top(done.circuit.n_nodes, None) <= 0.15
     assert done.circuit.n_nodes <= 64
 
 
 def test_pruner_end_to_end_finds_the_smallest_circuit_that_meets_the_target(setup):
     model, means, batch = setup
-    # Any single node meets a target this loose: bisection must end at k = 1.
+    # Any circuit meets a target this loose, the empty one too: the search ends at k = 0
+    # (tests/core/test_fixed_k.py prunes to a target that needs nodes).
     events = list(Pruner(model, batch, means, PruneConfig(steps=30, target_loss=10.0), "t").run())
     assert events[0].phase == "optimize" and events[-1].phase == "done"
     circuit = events[-1].circuit
-    assert circuit.n_nodes == 1 and circuit.loss_circuit <= 10.0
-    assert circuit.nodes == sort_nodes(circuit.nodes)
+    assert circuit.n_nodes == 0 and circuit.loss_circuit <= 10.0
+    assert circuit.loss_vs_k[0] == [0, circuit.loss_circuit]
 
 
 def test_pruner_says_when_the_target_cannot_be_reached(setup):

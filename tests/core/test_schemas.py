@@ -123,6 +123,11 @@ def test_edges_keep_their_keys_as_written():
         (lambda d: d["edges"].append([1, 2]), "c.json: field 'edges[1]': must be an object"),
         (lambda d: d["calibration"].pop("shift"), "c.json: missing field 'calibration.shift'"),
         (lambda d: d.update(checks=[]), "c.json: field 'checks': must be an object"),
+        (
+            lambda d: d.update(loss_vs_k=[[0, 0.7], [0.5, 0.1]]),
+            "c.json: field 'loss_vs_k[1]': k must be a whole number of nodes (got 0.5)",
+        ),
+        (lambda d: d.update(loss_vs_k=[[3]]), "c.json: field 'loss_vs_k[0]': must be [k, loss] (got [3.0])"),
     ],
 )
 def test_bad_circuits_name_the_file_and_the_field(edit, expected):

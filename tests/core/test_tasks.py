@@ -99,6 +99,27 @@ def test_a_user_task_file_may_give_minimal_pairs(tmp_path):
     assert (b.prompt, b.correct, b.incorrect) == ("x = [[1], [2", "]]", "]")
 
 
+def test_length_groups_and_last_position_logits_give_the_whole_batchs_losses(tokenizer):
+    from core import GPT
+    from core.taskeval import candidate_logits
+    from tests.conftest import tiny_config
+
+    torch.manual_seed(0)
+    model = GPT(tiny_config()).eval()
+    batch = encode_examples(BUILTIN_TASKS["bracket_counting"].examples(24), tokenizer, 64)
+    rows = torch.arange(len(batch))
+    full = model(batch.input_ids)[rows, batch.last_pos]
+    torch.testing.assert_close(model(batch.input_ids, last=batch.last_pos), full)
+    groups = batch.by_length(4)
+    assert sorted(e.prompt for g in groups for e in g.examples) == sorted(e.prompt for e in batch.examples)
+    assert all(g.input_ids.shape[1] == int(g.last_pos.max()) + 1 for g in groups)
+    widths = [g.input_ids.shape[1] for g in groups]
+    assert max(widths) == batch.input_ids.shape[1] and min(widths) < max(widths)
+    grouped = torch.cat([two_token_loss(candidate_logits(model, g), reduce=False) for g in groups])
+    whole = two_token_loss(candidate_logits(model, batch), reduce=False)
+    assert grouped.mean().item() == pytest.approx(whole.mean().item(), abs=1e-6)
+
+
 def test_user_task_file(tmp_path):
     path = tmp_path / "mine.jsonl"
     lines = [f'{{"prompt": "x = [{i}", "correct": "]", "incorrect": "]]"}}' for i in range(10)]
