@@ -120,7 +120,9 @@ class SparseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # CSR times a dense [d_in, tokens] matrix with contiguous rows: each stored weight adds
-        # a scaled row of the input (measured fastest on CPU of the layouts tried).
+        # a scaled row of the input (measured fastest on CPU of the layouts tried). The output
+        # stays stored by feature (a transposed view): the next sparse layer reads it so without
+        # a copy, and elementwise ops don't mind; attention makes its heads contiguous itself.
         flat_t = x.reshape(-1, self.in_features).t().contiguous()
         out = torch.sparse.mm(self.weight, flat_t).t()
         if self.bias is not None:
