@@ -30,6 +30,7 @@ def _abs_topk_by_threshold(x: torch.Tensor, k: int) -> torch.Tensor | None:
     and (k+1)-th largest tie above zero (or are NaN): which tied entry topk keeps is its own
     choice, so topk decides. Dropped negatives become -0.0, equal to 0 in every sum. The
     gradient reaches the kept entries, as through topk's gather."""
+    x = x.contiguous()  # rows stored apart (a sparse layer's output) would slow every pass
     mag = x.detach().abs()
     cut = mag.shape[-1] - k  # sorted ascending, the k-th largest sits at `cut`
     parted = np.partition(mag.numpy(), cut, axis=-1)  # (numpy is slow given two positions)
