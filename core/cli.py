@@ -141,6 +141,9 @@ def run(
     """Parse `argv` and run its command. `first` may take the parsed arguments over (app.entry:
     the desktop app, `bench gui`) by returning an exit status; None leaves them to the commands
     here. Bad input, from either, is one line on stderr and exit status 2."""
+    from .memory import keep_freed_memory
+
+    keep_freed_memory()
     try:
         args = parser.parse_args(argv)
         status = first(args) if first is not None else None
