@@ -146,6 +146,9 @@ def run(
     """Parse `argv` and run its command. `first` may take the parsed arguments over (app.entry:
     the desktop app, `bench gui`) by returning an exit status; None leaves them to the commands
     here. Bad input, from either, is one line on stderr and exit status 2."""
+    from .memory import keep_freed_memory
+
+    keep_freed_memory()
     try:
         args = parser.parse_args(argv)
         status = first(args) if first is not None else None
@@ -224,7 +227,9 @@ def cmd_bench(args) -> int:
                 f"{result['dense_ms']:.1f} ms, {result['ratio']:.1f}x; "
                 f"max |diff| {result['max_abs_err']:.2g}; "
                 f"model {result['sparse_model_mb']:.0f} MB sparse, {result['dense_model_mb']:.0f} MB dense; "
-                f"sparse load {result['load_s'] or 0:.1f} s, peak {result['load_peak_rss_mb'] or 0:.0f} MB"
+                f"sparse load {result['load_s'] or 0:.1f} s, peak {result['load_peak_rss_mb'] or 0:.0f} MB; "
+                f"an ablation's outputs for {result['ablation_tokens']} tokens in "
+                f"{result['ablation_ms']:.0f} ms ({result['ablation_threads']} threads)"
             )
         return 0
     result = bench_train(args.preset, args.steps, args.device)

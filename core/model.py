@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import causal_attention
 from .config import GPTConfig
 from .hooks import HookPoint, HookRegistry, LinearHook, NormInputHook
 from .sparsity import abs_topk
@@ -67,28 +68,20 @@ class CausalSelfAttention(nn.Module):
         k = self.hook_k(self.sparse_k(k))
         q = self.hook_q(self.sparse_q(q))
         v = self.hook_v(self.sparse_v(v))
-        q, k, v = (t.view(B, T, self.n_head, self.d_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (self._heads(t) for t in (q, k, v))
         dropout = self.dropout if self.training else 0.0
         scale = 1.0 / math.sqrt(self.d_head)
-        if self.sink_logit is None:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True, scale=scale)
-        else:
-            y = self._attend_with_sink(q, k, v, dropout, scale)
+        y = causal_attention(q, k, v, self.sink_logit, dropout, scale)
         y = y.transpose(1, 2).contiguous().view(B, T, self.n_head * self.d_head)
         return self.sparse_out(self.c_proj(y))
 
-    def _attend_with_sink(self, q, k, v, dropout, scale):
-        """A zero key/value slot at position 0 whose logit is learned per head: attention may
-        put its weight nowhere (OpenAI's SDPAWithSink)."""
-        B, H, T, D = q.shape
-        k = torch.cat([k.new_zeros(B, H, 1, D), k], dim=2)
-        v = torch.cat([v.new_zeros(B, H, 1, v.shape[-1]), v], dim=2)
-        allow = torch.ones(T, T + 1, dtype=torch.bool, device=q.device)
-        allow[:, 1:] = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
-        mask = torch.zeros(T, T + 1, dtype=q.dtype, device=q.device)
-        mask = mask.masked_fill(~allow, torch.finfo(q.dtype).min).expand(1, H, T, T + 1).clone()
-        mask[..., 0] += self.sink_logit.to(q.dtype).view(1, H, 1)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale)
+    def _heads(self, t: torch.Tensor) -> torch.Tensor:
+        """[B, T, heads * d_head] -> [B, heads, T, d_head], each head's vectors contiguous: the
+        fused attention kernel needs that, and a sparse layer's output is stored by feature
+        (core/sparse.py), which would send attention down the slow unfused path."""
+        B, T, _ = t.shape
+        t = t.view(B, T, self.n_head, self.d_head).transpose(1, 2)
+        return t if t.stride(-1) == 1 else t.contiguous()
 
 
 class MLP(nn.Module):

@@ -120,12 +120,24 @@ class SparseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # CSR times a dense [d_in, tokens] matrix with contiguous rows: each stored weight adds
-        # a scaled row of the input (measured fastest on CPU of the layouts tried).
+        # a scaled row of the input (measured fastest on CPU of the layouts tried). The output
+        # stays stored by feature (a transposed view): the next sparse layer reads it so without
+        # a copy, and elementwise ops don't mind; attention makes its heads contiguous itself.
         flat_t = x.reshape(-1, self.in_features).t().contiguous()
-        out = torch.sparse.mm(self.weight, flat_t).t()
+        if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
+            out = self._product_cpu(flat_t).t()
+        else:
+            out = torch.sparse.mm(self.weight, flat_t).t()  # differentiable in its input
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
+
+    def _product_cpu(self, flat_t: torch.Tensor) -> torch.Tensor:
+        """W @ flat_t. torch.sparse.mm zero-fills a result and then copies its product into
+        another (a tenth of its time here); addmm with beta 0 into its own output does neither,
+        and reads nothing from the uninitialised buffer. (`out=` takes no gradient.)"""
+        out = flat_t.new_empty(self.out_features, flat_t.shape[1])
+        return torch.addmm(out, self.weight, flat_t, beta=0, out=out)
 
     def to_linear(self) -> nn.Linear:
         linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)

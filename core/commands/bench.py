@@ -75,6 +75,8 @@ SMALL_SHAPE = dict(n_layer=2, d_model=64, n_head=4, d_head=16, d_mlp=256, vocab_
 _PEAK_RSS_CHILD = """
 import json, sys, time
 from core import load_model
+from core.memory import keep_freed_memory
+keep_freed_memory()  # as the programs do
 t0 = time.perf_counter()
 model = load_model(sys.argv[1], sparse=True)
 load_s = time.perf_counter() - t0
@@ -152,6 +154,60 @@ def _sparse_load_in_child(folder) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class _TokenIds:
+    """A stand-in tokenizer for the bench's random model (it has none): a token is its id."""
+
+    def token_text(self, token_id: int) -> str:
+        return str(token_id)
+
+    def token_id(self, text: str) -> int | None:
+        return None
+
+
+def bench_interventions(model) -> list:
+    """What a user might have applied: a neuron and a weight edge of the middle layer ablated."""
+    from ..interventions import Intervention
+    from ..sparse import dense_rows
+
+    layer = model.config.n_layer // 2
+    c_fc = dense_rows(model.transformer.h[layer].mlp.c_fc.weight, torch.arange(64))
+    row, col = (int(i) for i in c_fc.nonzero()[0])
+    return [
+        Intervention("node", f"{layer}.mlp.post_act.{row + 1}", "zero"),
+        Intervention("edge", f"{layer}.mlp.act_in.{col}->{layer}.mlp.post_act.{row}", "zero"),
+    ]
+
+
+# The prompt the app's outputs are timed on: the built-in tasks' prompts are 4 to 71 tokens of
+# tinypython, 12 at the median; 32 is over every task's median but final_kwarg's (49).
+ABLATION_TOKENS = 32
+
+
+def ablation_ms(model, ids: torch.Tensor, repeats: int) -> tuple[float, int]:
+    """(median ms, torch threads) from applying interventions to the outputs the app shows for
+    them (core.outputs.predict: the next-token distribution and every node's activation) for
+    a task-sized prompt, on the threads the app gives torch: one core fewer than the machine
+    has (app/window.py)."""
+    import os
+
+    from ..outputs import predict
+
+    threads = torch.get_num_threads()
+    app_threads = max(1, min(threads, (os.cpu_count() or 1) - 1))
+    interventions, tokens = bench_interventions(model), ids[0, :ABLATION_TOKENS].tolist()
+    times = []
+    torch.set_num_threads(app_threads)
+    try:
+        for i in range(repeats + 1):
+            t0 = time.perf_counter()
+            predict(model, _TokenIds(), tokens, interventions)
+            if i:
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(times) * 1000, app_threads
+
+
 @torch.no_grad()
 def bench_inference(small: bool = False, repeats: int = 5, tokens: int = 64) -> dict:
     """A forward pass of `tokens` tokens, sparse (CSR) vs dense, on CPU, timed in alternation."""
@@ -174,6 +230,7 @@ def bench_inference(small: bool = False, repeats: int = 5, tokens: int = 64) -> 
             if i:  # the first pass of each warms up
                 times[kind].append(time.perf_counter() - t0)
     sparse_s, dense_s = statistics.median(times["sparse"]), statistics.median(times["dense"])
+    ablation, ablation_threads = ablation_ms(models["sparse"], ids, repeats)
     return {
         "sparse_ms": sparse_s * 1000,
         "dense_ms": dense_s * 1000,
@@ -183,6 +240,9 @@ def bench_inference(small: bool = False, repeats: int = 5, tokens: int = 64) -> 
         "dense_model_mb": model_bytes(models["dense"]) / 2**20,
         "load_s": child.get("load_s"),
         "load_peak_rss_mb": child.get("peak_mb"),
+        "ablation_ms": ablation,
+        "ablation_threads": ablation_threads,
+        "ablation_tokens": min(tokens, ABLATION_TOKENS),
         "shape": "small" if small else "paper",
         "tokens": tokens,
         "repeats": repeats,

@@ -1,5 +1,4 @@
 import json
-import math
 
 import pytest
 import torch
@@ -74,23 +73,6 @@ def test_sinusoidal_positions_are_frozen():
     model = GPT(tiny_config(d_pos_emb=8, sinusoidal_cat_pos_emb=True))
     assert not model.transformer.wpe.weight.requires_grad
     assert model.transformer.wpe.weight[0, 4] == pytest.approx(1.0)  # cos(0)
-
-
-def test_attention_sink_matches_explicit_softmax():
-    torch.manual_seed(1)
-    config = tiny_config(n_layer=1, sink=True, afrac=None)
-    model = GPT(config).eval()
-    attn = model.transformer.h[0].attn
-    with torch.no_grad():
-        attn.sink_logit.copy_(torch.tensor([0.5, -1.0, 2.0, 0.0]))
-    B, H, T, D = 2, 4, 6, 8
-    q, k, v = (torch.randn(B, H, T, D) for _ in range(3))
-    got = attn._attend_with_sink(q, k, v, 0.0, 1 / math.sqrt(D))
-    scores = q @ k.transpose(-1, -2) / math.sqrt(D)
-    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-    sink = attn.sink_logit.view(1, H, 1, 1).expand(B, H, T, 1)
-    weights = torch.softmax(torch.cat([sink, scores], dim=-1), dim=-1)[..., 1:]
-    torch.testing.assert_close(got, weights @ v, atol=1e-5, rtol=0)
 
 
 def test_openai_import_of_every_renamed_field(tmp_path):

@@ -46,6 +46,22 @@ def test_to_csr_round_trips_in_bands():
     torch.testing.assert_close(to_csr(w.to(torch.bfloat16)).to_dense(), w.to(torch.bfloat16).float())
 
 
+def test_sparse_linear_equals_linear_with_and_without_gradient():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(48, 40)
+    with torch.no_grad():
+        linear.weight.masked_fill_(torch.rand_like(linear.weight) >= 0.2, 0.0)
+    sparse = SparseLinear.from_linear(linear)
+    x = torch.randn(3, 5, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(sparse(x), linear(x), atol=1e-6, rtol=0)
+        torch.testing.assert_close(sparse(x.transpose(0, 1)), linear(x.transpose(0, 1)), atol=1e-6, rtol=0)
+    xs, xd = x.clone().requires_grad_(), x.clone().requires_grad_()
+    (sparse(xs) ** 2).sum().backward()
+    (linear(xd) ** 2).sum().backward()
+    torch.testing.assert_close(xs.grad, xd.grad, atol=1e-5, rtol=0)
+
+
 @pytest.fixture(scope="module")
 def pair(small_stream, tokenizer):
     """A tiny model with 1/8 of each matrix nonzero, and its sparse twin."""
@@ -143,10 +159,12 @@ def test_bench_inference_small(capsys):
         "dense_model_mb",
         "load_s",
         "load_peak_rss_mb",
+        "ablation_ms",
     }
     assert result["max_abs_err"] <= 1e-4
     assert result["sparse_model_mb"] < result["dense_model_mb"]
     assert result["ratio"] == pytest.approx(result["dense_ms"] / result["sparse_ms"])
+    assert result["ablation_ms"] > 0 and result["ablation_threads"] >= 1
 
 
 def test_sparse_load_of_an_openai_folder_written_by_the_bench(tmp_path):

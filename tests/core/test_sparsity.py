@@ -23,6 +23,33 @@ def test_abs_topk_keeps_largest_magnitudes():
     assert abs_topk(x, 2).tolist() == [[0.0, -3.0, 2.0, 0.0], [1.0, 1.5, 0.0, 0.0]]
 
 
+def topk_reference(x, k):
+    _, idx = torch.topk(x.abs(), k, dim=-1, sorted=False)
+    return torch.zeros_like(x).scatter_(-1, idx, x.gather(-1, idx))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_abs_topk_matches_topk(dtype):
+    """The CPU threshold path keeps what torch.topk keeps, strided input included; ties at a
+    nonzero threshold and NaNs are left to topk; zeros tied at the threshold change nothing."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, 64, dtype=dtype)
+    x[0, 0, :40] = 0.0  # fewer nonzeros than k: the threshold is 0
+    x[0, 1, :4] = torch.tensor([5.0, -5.0, 5.0, -5.0])  # a tie across the cut
+    x[1, 2, 0] = float("nan")
+    for t in (x, x.transpose(0, 1)):
+        for k in (1, 3, 16, 63, 64):
+            got, want = abs_topk(t, k), topk_reference(t, k)
+            assert torch.equal(got.isnan(), want.isnan())
+            assert torch.equal(got.nan_to_num(), want.nan_to_num()), (k, dtype)
+
+
+def test_abs_topk_passes_gradients_to_the_kept():
+    x = torch.tensor([[0.1, -3.0, 2.0, -0.5]], requires_grad=True)
+    abs_topk(x, 2).sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 1.0, 0.0]]
+
+
 def test_topk_mask_keeps_exactly_k():
     torch.manual_seed(0)
     w = torch.randn(64, 48)
