@@ -4,26 +4,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core import GPT
 from core.checks import circuit_loss
 from core.circuit import Circuit
 from core.fixed_k import FixedKMask, top_k_gates
 from core.k_search import KSearch
-from core.means import compute_means
 from core.prune import PruneConfig, PruneEvent, Pruner
-from core.taskeval import task_batch
-from core.tasks import BUILTIN_TASKS
 from core.topology import sort_nodes
-from tests.conftest import tiny_config
-
-
-@pytest.fixture(scope="module")
-def setup(small_stream, tokenizer):
-    torch.manual_seed(0)
-    model = GPT(tiny_config(afrac=None)).eval()
-    means = compute_means(model, small_stream, n_batches=2, batch_size=4)
-    batch = task_batch(BUILTIN_TASKS["bracket_counting"], tokenizer, 32, n=32)
-    return model, means, batch
 
 
 def test_top_k_gates_keep_exactly_k_and_pass_a_sigmoid_back():

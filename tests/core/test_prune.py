@@ -19,21 +19,11 @@ from core.circuit import Circuit, extract_edges
 from core.fileio import FileFormatError
 from core.interventions import Intervention, applied
 from core.k_search import KSearch
-from core.means import compute_means
 from core.prune import PruneConfig, Pruner, heaviside
 from core.taskeval import evaluate, task_batch
 from core.tasks import BUILTIN_TASKS
 from core.topology import LOCATIONS
 from tests.conftest import tiny_config
-
-
-@pytest.fixture(scope="module")
-def setup(small_stream, tokenizer):
-    torch.manual_seed(0)
-    model = GPT(tiny_config(afrac=None)).eval()
-    means = compute_means(model, small_stream, n_batches=2, batch_size=4)
-    batch = task_batch(BUILTIN_TASKS["bracket_counting"], tokenizer, 32, n=32)
-    return model, means, batch
 
 
 def test_heaviside_forward_is_a_step_backward_a_sigmoid():
