@@ -2,8 +2,11 @@
 prune it on every built-in task, run the checks, and write everything with a report.
 
     python -m core.build_default [--run runs/default-model] [--out resources/default_model]
+    python -m core.build_default --model resources/default_model   # re-prune, no training
 
-Training resumes if the run folder holds an unfinished run; a finished run is reused.
+Training resumes if the run folder holds an unfinished run; a finished run is reused. With
+`--model`, an already trained model folder (the shipped one, say) is pruned again as it is: the
+circuits and the report are rebuilt for the current tasks and pruner, the weights unchanged.
 """
 
 from __future__ import annotations
@@ -71,14 +74,23 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", default=",".join(BUILTIN_TASKS))
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="re-prune this trained model folder instead of training (keeps its report's training figures)",
+    )
     args = parser.parse_args(argv)
 
-    train_s = train_small(args.run, args.seed)
+    if args.model is not None:
+        source, train_s, training_figures = args.model, 0.0, reused_training_figures(args.model)
+    else:
+        source, train_s = args.run / CHECKPOINT_DIR, train_small(args.run, args.seed)
+        training_figures = training_figures_of(args.run)
     staging = args.out.with_name(args.out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "circuits").mkdir(parents=True)
     for name in SHIPPED_FILES:
-        shutil.copy2(args.run / CHECKPOINT_DIR / name, staging / name)
+        shutil.copy2(source / name, staging / name)
     bench = Workbench(staging)
     torch.manual_seed(args.seed)
     means = compute_means(bench.model, bench.stream())
@@ -90,11 +102,11 @@ def main(argv=None) -> int:
     results = []
     for name in args.tasks.split(","):
         done = args.run / "circuits" / f"{name}.json"
-        if done.is_file() and train_s == 0.0:
-            circuit = Circuit.load(done)  # pruned by an interrupted build of this same model
-        else:
+        circuit = Circuit.load(done) if done.is_file() else None
+        # Pruned by an interrupted build of this same model: kept; anything else is pruned anew.
+        if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
             circuit = prune_task(bench, BUILTIN_TASKS[name], args.seed)
-            done.parent.mkdir(exist_ok=True)
+            done.parent.mkdir(parents=True, exist_ok=True)
             circuit.save(done)
         prune_s = circuit.extra["prune_seconds"]
         circuit.save(staging / "circuits" / f"{name}.json")
@@ -113,13 +125,10 @@ def main(argv=None) -> int:
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 
-    metrics = read_metrics(args.run)
     report = {
         "seed": args.seed,
         "train_seconds_this_build": round(train_s, 1),
-        "train_steps": metrics[-1]["step"],
-        "final_loss": metrics[-1]["loss"],
-        "final_val_loss": next((m["val_loss"] for m in reversed(metrics) if "val_loss" in m), None),
+        **training_figures,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "tasks": results,
     }
@@ -128,6 +137,21 @@ def main(argv=None) -> int:
     replace_dir(staging, args.out)
     print(f"default model written to {args.out}", file=sys.stderr)
     return 0
+
+
+def training_figures_of(run_dir: Path) -> dict:
+    metrics = read_metrics(run_dir)
+    return {
+        "train_steps": metrics[-1]["step"],
+        "final_loss": metrics[-1]["loss"],
+        "final_val_loss": next((m["val_loss"] for m in reversed(metrics) if "val_loss" in m), None),
+    }
+
+
+def reused_training_figures(model_dir: Path) -> dict:
+    """The training figures of a model built before, from its own report (same weights)."""
+    old = json.loads((model_dir / "report.json").read_text())
+    return {key: old[key] for key in ("train_steps", "final_loss", "final_val_loss")}
 
 
 def format_report(report: dict) -> str:

@@ -46,6 +46,11 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     t.add_argument("--seed", type=int, help="random seed (default: 0)")
     t.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoint + metrics.jsonl)")
     t.add_argument("--resume", action="store_true", help="continue the run in RUN exactly")
+    t.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep every checkpoint's weights in RUN/snapshots/ (for `experiment formation`)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     i = sub.add_parser("info", help="describe a checkpoint (ours or an OpenAI folder)")
@@ -110,6 +115,38 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
     m.add_argument("b", metavar="B.json")
     m.add_argument("--json", action="store_true")
 
+    x = sub.add_parser("experiment", help="the paper's experiments: a JSON of figures and a PNG")
+    kinds = x.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    sd = kinds.add_parser(
+        "sparse-vs-dense",
+        help="train a dense twin to the sparse model's loss, prune both on every task, compare edges",
+    )
+    sd.add_argument(
+        "model", nargs="?", default="default", metavar="CKPT", help="the sparse model (default: default)"
+    )
+    sd.add_argument(
+        "--preset", default="small", help="the sparse model's preset, the twin's shape (default: small)"
+    )
+    sd.add_argument("--tasks", help="comma-separated built-in tasks (default: all)")
+    sd.add_argument("--max-steps", type=int, help="the dense twin's step budget (default: the preset's)")
+    sd.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of the sparse model's circuits to use where model and settings match",
+    )
+    sd.add_argument("--device")
+    fo = kinds.add_parser("formation", help="prune one task at every kept checkpoint of a training run")
+    fo.add_argument("run", metavar="RUN", help="a run trained with --keep-checkpoints")
+    fo.add_argument("--task", required=True)
+    for k in (sd, fo):
+        k.add_argument("--out", required=True, metavar="DIR", help="result.json, result.png and the circuits")
+        k.add_argument("--target-loss", type=float, default=0.15)
+        k.add_argument("--examples", type=int, default=256)
+        k.add_argument("--seed", type=int, default=0)
+        k.add_argument("--quiet", action="store_true")
+
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument(
         "what",
@@ -158,6 +195,7 @@ def run(
             raise UsageError(f"{parser.prog}: a command is required (see {parser.prog} --help)")
         from .commands import circuits
         from .commands.compare import cmd_compare
+        from .commands.experiment import cmd_experiment
 
         handlers = {
             "train": cmd_train,
@@ -169,6 +207,7 @@ def run(
             "check": circuits.cmd_check,
             "import-viz": circuits.cmd_import_viz,
             "compare": cmd_compare,
+            "experiment": cmd_experiment,
         }
         return handlers[args.command](args)
     except UsageError as e:

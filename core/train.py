@@ -33,6 +33,7 @@ from .sparsity import SparsitySpec, l0_fraction_at, nonzero_fraction, project_, 
 from .train_config import TrainConfig
 
 CHECKPOINT_DIR = "checkpoint"
+SNAPSHOT_DIR = "snapshots"  # snapshots/step-000500/: the weights at each checkpoint, if kept
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -311,15 +312,10 @@ class Trainer:
             return total / self.cfg.batch_size
         return float(loss_sum) / self.cfg.batch_size
 
-    @torch.no_grad()
     def validation_loss(self) -> float:
-        self.model.eval()
-        losses = []
-        for i in range(self.cfg.val_batches):
-            x, y = self.stream.batch(i, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed, "val")
-            losses.append(float(self.model(x.to(self.device), y.to(self.device))[1]))
+        loss = validation_loss(self.model, self.stream, self.cfg, self.device)
         self.model.train()
-        return sum(losses) / len(losses)
+        return loss
 
     def _save_together(self, step: int) -> None:
         """Save at a checkpoint: rank 0 writes, after checking that every process holds the
@@ -356,6 +352,9 @@ class Trainer:
                 "train_state.json": train_state,
             },
         )
+        if self.cfg.keep_checkpoints:
+            snapshot = self.run_dir / SNAPSHOT_DIR / f"step-{step:06d}"
+            save_checkpoint(snapshot, self.model, self.tokenizer, meta)
 
     def _append_metrics(self, event: TrainEvent) -> None:
         record = {
@@ -384,6 +383,28 @@ class Trainer:
             if (record := _record(line)) is not None and record.get("step", 0) <= keep_through
         ]
         atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+@torch.no_grad()
+def validation_loss(model, stream: TokenStream, cfg: TrainConfig, device) -> float:
+    """Mean loss over the stream's first `cfg.val_batches` validation batches (the same batches
+    for any model trained with these settings); leaves the model in eval mode."""
+    model.eval()
+    losses = []
+    for i in range(cfg.val_batches):
+        x, y = stream.batch(i, cfg.batch_size, cfg.seq_len, cfg.seed, "val")
+        losses.append(float(model(x.to(device), y.to(device))[1]))
+    return sum(losses) / len(losses)
+
+
+def snapshot_dirs(run_dir) -> list[tuple[int, Path]]:
+    """The kept checkpoints of a run (`keep_checkpoints`), as (step, folder) by step."""
+    found = []
+    for folder in (Path(run_dir) / SNAPSHOT_DIR).glob("step-*"):
+        step = folder.name.removeprefix("step-")
+        if step.isdigit() and (folder / "config.json").is_file():
+            found.append((int(step), folder))
+    return sorted(found)
 
 
 def read_metrics(run_dir) -> list[dict]:

@@ -29,6 +29,7 @@ class TrainConfig:
     log_every: int = 10
     ckpt_every: int = 500
     val_batches: int = 4
+    keep_checkpoints: bool = False  # also keep every checkpoint's weights in snapshots/
 
     def __post_init__(self):
         positive = ("steps", "batch_size", "seq_len", "log_every", "ckpt_every")

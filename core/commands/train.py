@@ -15,8 +15,17 @@ from .progress import progress_bar
 def run_training(args) -> int:
     run_dir = Path(args.out)
     dist = from_env()  # under torchrun: one of several processes training one model
+    settings = {"keep_checkpoints": True} if args.keep_checkpoints else None
     spec = TrainingSpec(
-        run_dir, args.preset, args.steps, args.seed, args.device, args.corpus, args.resume, dist=dist
+        run_dir,
+        args.preset,
+        args.steps,
+        args.seed,
+        args.device,
+        args.corpus,
+        args.resume,
+        dist=dist,
+        settings=settings,
     )
     main = dist is None or dist.is_main  # only rank 0 reports
     try:

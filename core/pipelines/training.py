@@ -5,6 +5,7 @@ resume from."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class TrainingSpec:
     resume: bool = False  # continue the run in `out` exactly
     data: TrainingData | None = None  # data already loaded (instead of reading `corpus`)
     dist: Dist | None = None  # one of several torchrun processes training one model
+    settings: dict | None = None  # TrainConfig fields for a new run: keep_checkpoints, l0_target...
 
 
 def run_state(run_dir) -> dict | None:
@@ -102,6 +104,8 @@ def training(spec: TrainingSpec, snapshot_every: int | None = None) -> Iterator:
             train_config.steps = spec.steps
         if spec.seed is not None:
             train_config.seed = spec.seed
+        if spec.settings:
+            train_config = dataclasses.replace(train_config, **spec.settings)
         corpus = str(Path(spec.corpus).resolve()) if spec.corpus else None
         trainer = Trainer(
             run_dir,
