@@ -391,7 +391,9 @@ class MainWindow(QMainWindow):
     def _on_interventions(self) -> None:
         ivs = self.session.interventions
         self.graph.set_ablations(
-            {iv.target for iv in ivs if iv.kind == "node"}, {iv.target for iv in ivs if iv.kind == "edge"}
+            {iv.target for iv in ivs if iv.kind == "node"},
+            {iv.target for iv in ivs if iv.kind == "edge"},
+            {iv.target for iv in ivs if iv.mode == "patch"},
         )
         n = len(ivs)
         self.say(f"{n} intervention{'s' if n != 1 else ''} active" if n else "Ready")

@@ -73,6 +73,7 @@ class GraphView(pg.PlotWidget):
         self.can_patch = False  # the prompt has a paired prompt to patch from
         self.ablated_nodes: set[str] = set()
         self.ablated_edges: set[str] = set()
+        self.patched: set[str] = set()
         self.selected: list[str] = []
         self.effects: dict[str, float] | None = None  # the ablation-effect overlay, when on
         self.effect_metric = ""
@@ -183,8 +184,10 @@ class GraphView(pg.PlotWidget):
     def set_can_patch(self, can: bool) -> None:
         self.can_patch = can
 
-    def set_ablations(self, nodes: set[str], edges: set[str]) -> None:
-        self.ablated_nodes, self.ablated_edges = set(nodes), set(edges)
+    def set_ablations(self, nodes: set[str], edges: set[str], patched: set[str] = frozenset()) -> None:
+        """The nodes and edges intervened on (crossed, dashed); `patched`: those of them that
+        take their values from the paired prompt rather than being ablated."""
+        self.ablated_nodes, self.ablated_edges, self.patched = set(nodes), set(edges), set(patched)
         self._draw_overlays()
 
     def set_selection(self, nodes: list[str]) -> None:
@@ -415,7 +418,8 @@ class GraphView(pg.PlotWidget):
                 else "<br>ablation effect: not measured"
             )
         if name in self.ablated_nodes:
-            text += "<br><i>ablated</i>"
+            patched = name in self.patched
+            text += "<br><i>patched from the paired prompt</i>" if patched else "<br><i>ablated</i>"
         return text
 
     def describe_edge(self, e: int) -> str:
@@ -430,7 +434,8 @@ class GraphView(pg.PlotWidget):
                 else "<br>ablation effect: not measured"
             )
         if self.edge_name(e) in self.ablated_edges:
-            text += "<br><i>ablated</i>"
+            patched = self.edge_name(e) in self.patched
+            text += "<br><i>patched from the paired prompt</i>" if patched else "<br><i>ablated</i>"
         return text
 
     def _on_mouse_moved(self, scene_pos) -> None:

@@ -59,6 +59,8 @@ def test_the_menu_patches_a_node_from_the_pair_and_undo_takes_it_back(window):
     assert s.current.logit_diff == pytest.approx(expected.logit_diff, abs=1e-6)
     assert s.current.logit_diff != pytest.approx(s.baseline.logit_diff, abs=1e-3)
     assert "paired prompt" in window.outputs.candidates.text()
+    i = window.graph.graph.index()[node]
+    assert "patched from the paired prompt" in window.graph.describe_node(i)
     assert s.undo_stack.undoText() == f"Patch {node} from the paired prompt"
     s.undo_stack.undo()
     assert s.interventions == [] and s.current.logit_diff == s.baseline.logit_diff
