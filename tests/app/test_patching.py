@@ -150,3 +150,23 @@ def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
     assert core_after == pytest.approx(app_after, abs=1e-5)
     assert app_before > 4 and app_after < -4  # +4.80 -> -4.84: the answer flips
     s.stop_jobs()
+
+
+def test_a_workspace_patch_needs_the_pair(default_model):
+    from app.workspace import Workspace, check_against_model, workspace_from_dict
+    from core.fileio import FileFormatError
+    from core.tasks import Example
+    from core.workbench import Workbench
+
+    bench = Workbench(default_model)
+    example = Example("x = 'a", "'", '"')
+    ws = Workspace(
+        "default", None, None, [Intervention("node", "0.attn.v.1", "patch")], example.prompt, example
+    )
+    ws.position = 0
+    with pytest.raises(FileFormatError, match=r"w.json: field 'interventions\[0\]': .* no pair"):
+        check_against_model(ws, bench.model, bench.tokenizer, "w.json")
+    ws.pair = Example('x = "a', '"', "'")
+    back = workspace_from_dict(json.loads(json.dumps(ws.to_dict())), "w.json")
+    assert back.pair == ws.pair and back.interventions == ws.interventions
+    check_against_model(back, bench.model, bench.tokenizer, "w.json")
