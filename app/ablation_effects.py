@@ -1,5 +1,6 @@
-"""The ablation-effect overlay: how much each circuit node matters to the model's answer on
-this prompt, measured in a worker thread and delivered as it goes.
+"""The ablation-effect overlays: how much each circuit node, or each circuit edge, matters to
+the model's answer on this prompt, measured in a worker thread and delivered as it goes. One
+class serves both (`kind`); the window has one of each.
 
 Anything that makes the numbers stale (another prompt, position, intervention, graph, circuit
 or model) stops the run and switches the overlay off.
@@ -20,12 +21,17 @@ from .workers import LatestWorker
 log = logging.getLogger(__name__)
 
 
-def measured_nodes(session) -> list[str]:
-    """The nodes an overlay covers: the circuit's, or all shown in the neighbours view."""
+def measured_targets(session, kind: str = "node") -> list[str]:
+    """What an overlay covers: the circuit's nodes or edges ('src->dst'), or all those shown in
+    the neighbours view."""
     if session.circuit is None or session.graph is None:
         return []
-    neighbours = session.graph_mode == "neighbours"
-    return list(session.graph.nodes if neighbours else session.circuit.nodes)
+    g, neighbours = session.graph, session.graph_mode == "neighbours"
+    if kind == "node":
+        return list(g.nodes if neighbours else session.circuit.nodes)
+    if neighbours:
+        return [f"{g.nodes[a]}->{g.nodes[b]}" for a, b in zip(g.src.tolist(), g.dst.tolist())]
+    return [f"{e['src']}->{e['dst']}" for e in session.circuit.edges]
 
 
 class AblationEffects(QObject):
@@ -33,9 +39,9 @@ class AblationEffects(QObject):
     finished = Signal()  # every node has its effect
     stopped = Signal(str)  # the overlay was switched off, and why ("" by the user)
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session, parent=None, kind: str = "node"):
         super().__init__(parent)
-        self.session = session
+        self.session, self.kind = session, kind
         self.effects: dict[str, float] | None = None  # None: the overlay is off
         self.metric = ""
         self.total = 0
@@ -58,9 +64,11 @@ class AblationEffects(QObject):
     def start(self) -> str | None:
         """Start measuring; returns why it cannot, or None."""
         s = self.session
-        nodes = measured_nodes(s)
+        nodes = measured_targets(s, self.kind)
+        if not nodes and s.circuit is not None and s.graph is not None:
+            return f"The circuit has no {self.kind}s to measure."
         if not nodes:
-            return "Open or prune a circuit first: the overlay covers the circuit's nodes."
+            return f"Open or prune a circuit first: the overlay covers the circuit's {self.kind}s."
         if s.current is None:
             return "Type a prompt first."
         bench = s.bench
@@ -69,17 +77,20 @@ class AblationEffects(QObject):
             bench.model,
             bench.tokenizer,
             list(s.ids),
-            list(s.interventions),
+            s.applicable(s.interventions),
             bench.means,
             s.candidates,
             s.position,
             nodes,
         )
+        source = s.source_ids
         self.effects, self.total = {}, len(nodes)
         self.metric = effect_metric(s.current)[0]
         self._t0 = time.monotonic()
-        self.job.start(lambda: ablation_effects(*args), self._on_item, self._on_error, self._on_finished)
-        log.info("Ablation effects started: %d nodes, on the %s", len(nodes), self.metric)
+        self.job.start(
+            lambda: ablation_effects(*args, source=source), self._on_item, self._on_error, self._on_finished
+        )
+        log.info("Ablation effects started: %d %ss, on the %s", len(nodes), self.kind, self.metric)
         self.updated.emit()
         return None
 
@@ -88,9 +99,10 @@ class AblationEffects(QObject):
             return
         if self.job.running():
             log.info(
-                "Ablation effects stopped after %d of %d nodes%s",
+                "Ablation effects stopped after %d of %d %ss%s",
                 len(self.effects),
                 self.total,
+                self.kind,
                 f": {reason}" if reason else "",
             )
         self.job.cancel()
@@ -104,7 +116,8 @@ class AblationEffects(QObject):
         complete = len(self.effects) == self.total
         if complete:
             self.job.release()
-            log.info("Ablation effects done: %d nodes in %.1f s", self.total, time.monotonic() - self._t0)
+            took = time.monotonic() - self._t0
+            log.info("Ablation effects done: %d %ss in %.1f s", self.total, self.kind, took)
         self.updated.emit()
         if complete and self.effects is not None:  # (a listener may have stopped it)
             self.finished.emit()

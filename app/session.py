@@ -13,9 +13,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from core.ablation import NO_SOURCE
 from core.circuit import Circuit
 from core.fileio import FileFormatError
-from core.interventions import Intervention
+from core.interventions import Intervention, needs_source
 from core.outputs import ExampleScores, Prediction, predict, score_examples
 from core.pipelines.events import CircuitOpened, ModelOpened, Progress, Status
 from core.pipelines.opening import open_viz_circuit, open_workbench
@@ -76,6 +77,8 @@ class Session(QObject):
         self.circuit_path: str | None = None  # None: pruned here and not saved yet
         self.task = None
         self.example: Example | None = None
+        self.pair: Example | None = None  # the example's twin: what patches take values from
+        self._twins: dict[Example, Example] = {}  # of the task's examples
         self.prompt = ""
         self.ids: list[int] = []
         self.position = -1
@@ -260,6 +263,7 @@ class Session(QObject):
         """The current task: its first held-out example becomes the prompt, and its examples
         are scored."""
         self.task = task
+        self._twins = task.twins(N_EXAMPLES, "heldout") if task is not None else {}
         self.task_changed.emit()
         example = self.task_examples()[0]
         self.set_prompt(example.prompt, example)
@@ -285,6 +289,7 @@ class Session(QObject):
         if correct == incorrect:
             raise ValueError("the correct and incorrect continuations are the same token")
         self.example = Example(self.prompt, correct, incorrect)
+        self.pair = self._twins.get(self.example)
         self.prompt_changed.emit()
         self.recompute(baseline=True)
 
@@ -342,6 +347,7 @@ class Session(QObject):
     def set_prompt(self, text: str, example: Example | None = None) -> None:
         self.prompt = text
         self.example = example if example is not None and example.prompt == text else None
+        self.pair = self._twins.get(self.example) if self.example is not None else None
         self.ids = self.encode(text, self.bench)
         self.position = len(self.ids) - 1
         self.prompt_changed.emit()
@@ -379,10 +385,27 @@ class Session(QObject):
     # ---- interventions ---------------------------------------------------------------------
 
     def ablate(self, kind: str, targets: list[str], mode: str = "mean") -> None:
+        """Ablate (mode mean or zero) or patch from the paired prompt (mode patch: ValueError
+        when the prompt has no pair)."""
+        if mode == "patch" and self.pair is None:
+            raise ValueError(NO_SOURCE)
         keep = [iv for iv in self.interventions if iv.target not in set(targets)]
         new = keep + [Intervention(kind, t, mode) for t in targets]
         label = targets[0] if len(targets) == 1 else f"{len(targets)} {kind}s"
-        self.undo_stack.push(SetInterventions(self, new, f"Ablate {label} ({mode})"))
+        text = f"Patch {label} from the paired prompt" if mode == "patch" else f"Ablate {label} ({mode})"
+        self.undo_stack.push(SetInterventions(self, new, text))
+
+    @property
+    def source_ids(self) -> list[int] | None:
+        """The paired prompt's tokens (None: the prompt has no pair)."""
+        return self.encode(self.pair.prompt, self.bench) if self.pair is not None else None
+
+    def applicable(self, interventions) -> list[Intervention]:
+        """The interventions a forward pass of this prompt can apply: patches only with a pair."""
+        if self.pair is not None or not needs_source(interventions):
+            return list(interventions)
+        log.warning("The patches have no effect on this prompt: it has no paired prompt to patch from")
+        return [iv for iv in interventions if iv.mode != "patch"]
 
     def restore(self, targets: list[str]) -> None:
         new = [iv for iv in self.interventions if iv.target not in set(targets)]
@@ -407,8 +430,11 @@ class Session(QObject):
         """The outputs shown, as a script on the core API (None: no model or prompt)."""
         if self.bench is None or not self.ids:
             return None
-        interventions = list(self.interventions)
-        return python_script(self.model_ref, self.prompt, interventions, self.candidates, self.position)
+        interventions = self.applicable(self.interventions)
+        pair = self.pair.prompt if self.pair is not None else None
+        return python_script(
+            self.model_ref, self.prompt, interventions, self.candidates, self.position, pair=pair
+        )
 
     # ---- annotations -----------------------------------------------------------------------
 
@@ -460,14 +486,14 @@ class Session(QObject):
             return
         model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
         ids, candidates, position = list(self.ids), self.candidates, self.position
-        interventions = list(self.interventions)
+        interventions, source = self.applicable(self.interventions), self.source_ids
         old_baseline = None if baseline else self.baseline
 
         def compute() -> tuple[Prediction, Prediction]:
             base = old_baseline or predict(model, tok, ids, (), None, candidates, position)
             if not interventions:
                 return base, base
-            return base, predict(model, tok, ids, interventions, means, candidates, position)
+            return base, predict(model, tok, ids, interventions, means, candidates, position, source=source)
 
         if self.bench.n_params <= INLINE_MODEL_PARAMS:
             self._set_predictions(compute())
@@ -493,9 +519,9 @@ class Session(QObject):
         if self.bench is None or self.task is None:
             return
         model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
-        examples, interventions = self.task_examples(), list(self.interventions)
+        examples, interventions, twins = self.task_examples(), list(self.interventions), dict(self._twins)
         self._scores_job.start(
-            lambda: (score_examples(model, tok, examples, interventions, means) for _ in range(1)),
+            lambda: (score_examples(model, tok, examples, interventions, means, twins) for _ in range(1)),
             self._on_scored,
             self._on_score_failed,
             None,
@@ -544,6 +570,7 @@ class Session(QObject):
             edge_threshold,
             list(self.selection),
             {node: dict(a) for node, a in self.annotations.items()},
+            self.pair,
         )
 
     def restore_workspace(self, ws: Workspace, source: str) -> None:
@@ -590,12 +617,13 @@ class Session(QObject):
         self.bench = bench
         self.circuit, self.circuit_path = ws.circuit, ws.circuit_path
         self.task = BUILTIN_TASKS[ws.task] if ws.task else None
+        self._twins = self.task.twins(N_EXAMPLES, "heldout") if self.task is not None else {}
         self.graph_mode = ws.graph_mode
         self.interventions = list(ws.interventions)
         self.undo_stack.clear()
         self.selection = list(ws.selection)
         self.annotations = {node: dict(a) for node, a in ws.annotations.items()}
-        self.prompt, self.example = ws.prompt, ws.example
+        self.prompt, self.example, self.pair = ws.prompt, ws.example, ws.pair
         self.ids = self.encode(ws.prompt, bench)
         self.position = ws.position
         self.baseline = self.current = None

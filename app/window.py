@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from functools import partial
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -35,7 +36,7 @@ from .log import QtLogHandler
 from .session import Session
 from .settings import app_settings
 from .style import configure_plots
-from .views.graph import NEGATIVE, POSITIVE, GraphView
+from .views.graph import NEGATIVE, POSITIVE, UNMEASURED, GraphView
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
 from .views.log import LogPanel
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.log_handler = QtLogHandler().install()
         self.log_handler.emitter.record.connect(self.log_panel.append)
         self.effects = AblationEffects(self.session, self)
+        self.edge_effects = AblationEffects(self.session, self, kind="edge")
         self.sampler = CorpusSampler(self.session, self)
         self.files = FileMenu(self)
         self.setWindowTitle("Sparse Circuits")
@@ -168,6 +170,15 @@ class MainWindow(QMainWindow):
             "difference changes when that node alone is mean-ablated"
         )
         self.effect_progress = QLabel()
+        # Edges get their own overlay, not a share of the nodes': a circuit has more edges than
+        # nodes (the bracket circuit 563 to 258), so measuring both would make the nodes wait.
+        self.edge_effect_action = QAction("Edge effect", self, checkable=True)
+        self.edge_effect_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.edge_effect_action.setToolTip(
+            "Colour and widen each circuit edge by how much the task's logit "
+            "difference changes when that edge alone is mean-ablated"
+        )
+        self.edge_effect_progress = QLabel()
         # A tool bar, not a row of widgets: what does not fit goes into its » menu instead of
         # widening the window or overlapping.
         bar = QToolBar("Graph")
@@ -185,6 +196,8 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.effect_action)
         bar.addWidget(self.effect_progress)
+        bar.addAction(self.edge_effect_action)
+        bar.addWidget(self.edge_effect_progress)
         self.graph_bar = bar
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         central = QWidget()
@@ -246,7 +259,8 @@ class MainWindow(QMainWindow):
         s.job_progress.connect(self._on_job_progress)
         s.job_done.connect(self._on_job_done)
         self.graph.node_clicked.connect(lambda node, add: s.select([node], add))
-        self.graph.ablate_requested.connect(lambda kind, targets, mode: s.ablate(kind, targets, mode))
+        self.graph.ablate_requested.connect(self._ablate)
+        s.prompt_changed.connect(lambda: self.graph.set_can_patch(s.pair is not None))
         self.graph.restore_requested.connect(s.restore)
         self.inspector.node_link.connect(lambda node: s.select([node]))
         self.mode_box.activated.connect(lambda i: s.set_graph_mode(self.mode_box.itemData(i)))
@@ -256,10 +270,14 @@ class MainWindow(QMainWindow):
         self.threshold.valueChanged.connect(self._throttled_threshold)
         self.find_box.returnPressed.connect(self._find)
         fit.triggered.connect(self.graph.fit)
-        self.effect_action.toggled.connect(self._toggle_effects)
-        self.effects.updated.connect(self._on_effects_updated)
-        self.effects.finished.connect(self._on_effects_finished)
-        self.effects.stopped.connect(self._on_effects_stopped)
+        for overlay, action in (
+            (self.effects, self.effect_action),
+            (self.edge_effects, self.edge_effect_action),
+        ):
+            action.toggled.connect(partial(self._toggle_effects, overlay, action))
+            overlay.updated.connect(partial(self._on_effects_updated, overlay))
+            overlay.finished.connect(partial(self._on_effects_finished, overlay))
+            overlay.stopped.connect(partial(self._on_effects_stopped, overlay, action))
         self.autosave = Autosave(self)
         self._fit_to_screen()
         self._default_state = self.saveState()
@@ -304,6 +322,7 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit graph", self.graph.fit, "Ctrl+0")
         view.addAction(self.effect_action)
+        view.addAction(self.edge_effect_action)
         view.addSeparator()
         for dock in self.findChildren(QDockWidget):
             action = dock.toggleViewAction()
@@ -372,7 +391,9 @@ class MainWindow(QMainWindow):
     def _on_interventions(self) -> None:
         ivs = self.session.interventions
         self.graph.set_ablations(
-            {iv.target for iv in ivs if iv.kind == "node"}, {iv.target for iv in ivs if iv.kind == "edge"}
+            {iv.target for iv in ivs if iv.kind == "node"},
+            {iv.target for iv in ivs if iv.kind == "edge"},
+            {iv.target for iv in ivs if iv.mode == "patch"},
         )
         n = len(ivs)
         self.say(f"{n} intervention{'s' if n != 1 else ''} active" if n else "Ready")
@@ -408,21 +429,36 @@ class MainWindow(QMainWindow):
         if len(found) > 1:
             self.say(f"{len(found)} nodes labelled {text!r}: selected", 5000)
 
+    def _ablate(self, kind: str, targets: list, mode: str) -> None:
+        try:
+            self.session.ablate(kind, targets, mode)
+        except ValueError as e:  # a patch on a prompt with no pair
+            self.say(str(e)[:1].upper() + str(e)[1:], 8000)
+
     # ---- the ablation-effect overlay --------------------------------------------------------
 
-    def _toggle_effects(self, on: bool) -> None:
+    def _toggle_effects(self, overlay, action, on: bool) -> None:
         if not on:
-            self.effects.stop()
+            overlay.stop()
             return
-        problem = self.effects.start()
+        problem = overlay.start()
         if problem:
-            self._check_effect_action(False)
+            self._check_effect_action(action, False)
             self.say(problem, 8000)
 
-    def _check_effect_action(self, on: bool) -> None:
-        self.effect_action.blockSignals(True)
-        self.effect_action.setChecked(on)
-        self.effect_action.blockSignals(False)
+    @staticmethod
+    def _check_effect_action(action, on: bool) -> None:
+        action.blockSignals(True)
+        action.setChecked(on)
+        action.blockSignals(False)
+
+    def _show_effects(self, overlay) -> None:
+        """The overlay's effects (None: off) on the graph, and how many are in."""
+        node = overlay.kind == "node"
+        (self.graph.set_effects if node else self.graph.set_edge_effects)(overlay.effects, overlay.metric)
+        label = self.effect_progress if node else self.edge_effect_progress
+        on = overlay.effects is not None
+        label.setText(f"{len(overlay.effects)}/{overlay.total} {overlay.kind}s" if on else "")
 
     def _update_legend(self) -> None:
         """What the graph's colours mean, under the graph (they change with the overlay)."""
@@ -431,39 +467,48 @@ class MainWindow(QMainWindow):
             shape = "━━" if line else "●"
             return f"<span style='color:rgb{rgb}'>{shape}</span>&nbsp;{text}"
 
-        e = self.effects
+        e, edge = self.effects, self.edge_effects
         nodes = (
             f"ablation effect on the {e.metric} when the node alone is mean-ablated"
             if e.effects is not None
             else "activation at the chosen token, relative to the largest at its location"
         )
+        if edge.effects is not None:
+            edges = (
+                f"ablation effect on the {edge.metric} when the edge alone is mean-ablated: "
+                f"{swatch(POSITIVE, 'raises', True)} {swatch(NEGATIVE, 'lowers', True)} (wider: more) "
+                f"{swatch(UNMEASURED, 'not yet', True)}"
+            )
+        else:
+            edges = (
+                f"{swatch(POSITIVE, 'positive weight', True)} &nbsp; "
+                f"{swatch(NEGATIVE, 'negative weight', True)}"
+            )
         self.legend.setText(
-            f"<small>Edges: {swatch(POSITIVE, 'positive weight', True)} &nbsp; "
-            f"{swatch(NEGATIVE, 'negative weight', True)} &nbsp; ╍╍ ablated &nbsp;·&nbsp; "
+            f"<small>Edges: {edges} &nbsp; ╍╍ ablated &nbsp;·&nbsp; "
             f"Nodes: {nodes}: {swatch(NEGATIVE, '−')} {swatch((200, 200, 200), '0')} "
             f"{swatch(POSITIVE, '+')} &nbsp; ✕ ablated &nbsp; "
             f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>"
         )
 
-    def _on_effects_updated(self) -> None:
-        e = self.effects
+    def _on_effects_updated(self, overlay) -> None:
         self._update_legend()
-        self.graph.set_effects(e.effects, e.metric)
-        self.effect_progress.setText(f"{len(e.effects)}/{e.total} nodes" if e.effects is not None else "")
+        self._show_effects(overlay)
 
-    def _on_effects_finished(self) -> None:
+    def _on_effects_finished(self, overlay) -> None:
+        what = "Node colour" if overlay.kind == "node" else "Edge colour and width"
         self.say(
-            f"Node colour: the change in the {self.effects.metric} when the node alone is "
+            f"{what}: the change in the {overlay.metric} when the {overlay.kind} alone is "
             f"mean-ablated (red raises it, blue lowers it)"
         )
 
-    def _on_effects_stopped(self, reason: str) -> None:
-        self._check_effect_action(False)
-        self.graph.set_effects(None)
+    def _on_effects_stopped(self, overlay, action, reason: str) -> None:
+        self._check_effect_action(action, False)
+        self._show_effects(overlay)
         self._update_legend()
-        self.effect_progress.setText("")
         if reason:
-            self.say(f"Ablation effect overlay off: {reason}", 5000)
+            what = "Ablation effect" if overlay.kind == "node" else "Edge effect"
+            self.say(f"{what} overlay off: {reason}", 5000)
 
     def _on_job_progress(self, text: str, done: int, total: int) -> None:
         self.job_bar.setRange(0, total)  # 0, 0: busy, length unknown
@@ -564,6 +609,7 @@ class MainWindow(QMainWindow):
         self.training.stop()
         self.pruning.stop()
         self.effects.shutdown()
+        self.edge_effects.shutdown()
         self.sampler.stop()
         self.session.stop_jobs()
         self.autosave.discard()  # a clean exit: nothing to restore next time

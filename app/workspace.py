@@ -4,14 +4,16 @@ JSON: {"format": "sparse-circuits-workspace", "version": 1,
        "model": "default" or a checkpoint folder,
        "circuit": null, {"path": circuit file} or {"inline": circuit JSON} (pruned, never saved),
        "interventions": [{"kind", "target", "mode"}],
-       "prompt": text, "example": {"correct", "incorrect"} or null, "task": built-in name or null,
+       "prompt": text, "example": {"correct", "incorrect", "pair": its twin's prompt (optional)}
+                  or null, "task": built-in name or null,
        "position": token index (-1 for an empty prompt),
        "graph": {"mode": "circuit" | "neighbours" | "model", "edge_threshold": 0-100,
                  "selection": [node]},
        "annotations": {node: {"label", "note"}}}  (optional: files before it lack it)
 
 The checks are pydantic models (WorkspaceFile below); every error is one FileFormatError line
-that names the file and the field: `w.json: field 'interventions[0].mode': must be mean or zero`.
+that names the file and the field: `w.json: field 'interventions[0].mode': must be mean, zero or
+patch`. A patch needs the example's pair, which patches take their values from.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Workspace:
     edge_threshold: int = 0  # percent of the largest |weight|
     selection: list[str] = field(default_factory=list)
     annotations: dict[str, dict] = field(default_factory=dict)  # node -> {"label", "note"}
+    pair: Example | None = None  # the example's twin: the prompt patches take values from
 
     def to_dict(self) -> dict:
         if self.circuit is None:
@@ -66,6 +69,8 @@ class Workspace:
             if self.example is not None
             else None
         )
+        if example is not None and self.pair is not None:
+            example["pair"] = self.pair.prompt
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -137,6 +142,7 @@ class CircuitRef(Strict):
 class ExampleEntry(Strict):
     correct: str
     incorrect: str
+    pair: str | None = None  # the twin's prompt (its answers are these two, swapped)
 
 
 class GraphEntry(Strict):
@@ -185,7 +191,11 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
             raise FileFormatError(f"{source}: field 'circuit.path': {e}") from None
     elif f.circuit is not None:
         circuit = Circuit.from_validated(f.circuit.inline)
-    example = None if f.example is None else Example(f.prompt, f.example.correct, f.example.incorrect)
+    example = pair = None
+    if f.example is not None:
+        example = Example(f.prompt, f.example.correct, f.example.incorrect)
+        if f.example.pair is not None:
+            pair = Example(f.example.pair, f.example.incorrect, f.example.correct)
     interventions = [Intervention(iv.kind, iv.target, iv.mode) for iv in f.interventions]
     return Workspace(
         f.model,
@@ -200,6 +210,7 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
         f.graph.edge_threshold,
         list(f.graph.selection),
         {node: {"label": a.label, "note": a.note} for node, a in f.annotations.items()},
+        pair,
     )
 
 
@@ -230,6 +241,8 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
             check_intervention(model, iv)
         except ValueError as e:
             fail(f"interventions[{i}]", str(e))
+        if iv.mode == "patch" and workspace.pair is None:
+            fail(f"interventions[{i}]", "a patch from the paired prompt, but the example has no pair")
     for node in workspace.selection:
         if not node_in_model(model, node):
             fail("graph.selection", f"node {node!r} is not in the model")

@@ -146,6 +146,21 @@ def build_parser(bench_kinds: dict[str, str] = BENCH_KINDS) -> argparse.Argument
         k.add_argument("--examples", type=int, default=256)
         k.add_argument("--seed", type=int, default=0)
         k.add_argument("--quiet", action="store_true")
+    q = sub.add_parser("patch", help="patch or ablate nodes on a task example and its pair; the readout")
+    q.add_argument("checkpoint", metavar="CKPT", help="a checkpoint folder, or 'default'")
+    q.add_argument("--task", required=True, help="a built-in task or a .jsonl file")
+    q.add_argument("--example", type=int, default=0, help="which held-out example, as the app numbers them")
+    q.add_argument("--node", action="append", metavar="N", help="a node, e.g. 0.mlp.post_act.12 (repeatable)")
+    q.add_argument("--edge", action="append", metavar="E", help="an edge, 'src->dst' (repeatable)")
+    q.add_argument(
+        "--mode",
+        choices=["patch", "mean", "zero"],
+        default="patch",
+        help="patch: from the paired prompt (default); mean or zero: ablate",
+    )
+    q.add_argument("--device")
+    q.add_argument("--json", action="store_true")
+    _tokenizer_option(q)
 
     b = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     b.add_argument(
@@ -196,6 +211,7 @@ def run(
         from .commands import circuits
         from .commands.compare import cmd_compare
         from .commands.experiment import cmd_experiment
+        from .commands.patch import cmd_patch
 
         handlers = {
             "train": cmd_train,
@@ -208,6 +224,7 @@ def run(
             "import-viz": circuits.cmd_import_viz,
             "compare": cmd_compare,
             "experiment": cmd_experiment,
+            "patch": cmd_patch,
         }
         return handlers[args.command](args)
     except UsageError as e:

@@ -1,6 +1,7 @@
 """What a user does to the model, as plain data: ablate a node, or an edge (a weight, or a
-residual channel from a write to a later read), by its mean or by zero. Applying them is
-core/ablation.py's one code path, shared with the pruner and the checks.
+residual channel from a write to a later read), by its mean or by zero, or patch it with its
+value on the paired prompt (a minimal pair's twin). Applying them is core/ablation.py's one
+code path, shared with the pruner and the checks.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import torch
 
 from .ablation import ablated
 
+MODES = ("mean", "zero", "patch")
+
 
 @dataclass(frozen=True)
 class Intervention:
     kind: str  # "node" or "edge"
     target: str  # "0.mlp.post_act.12" or "0.mlp.act_in.3->0.mlp.post_act.12"
-    mode: str = "mean"  # "mean" or "zero"
+    mode: str = "mean"  # "mean", "zero" or "patch" (from the paired prompt)
 
     def __post_init__(self):
         if self.kind not in ("node", "edge"):
             raise ValueError(f"intervention kind must be node or edge, got {self.kind!r}")
-        if self.mode not in ("mean", "zero"):
-            raise ValueError(f"ablation mode must be mean or zero, got {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"intervention mode must be mean, zero or patch, got {self.mode!r}")
 
     @property
     def endpoints(self) -> tuple[str, str]:
@@ -52,8 +55,14 @@ def check_intervention(model, iv: Intervention) -> None:
         raise ValueError(f"{iv.target}: no weight or residual channel joins these nodes")
 
 
+def needs_source(interventions) -> bool:
+    """Some intervention patches from the paired prompt."""
+    return any(iv.mode == "patch" for iv in interventions)
+
+
 @contextlib.contextmanager
-def applied(model, interventions, means: dict[str, torch.Tensor] | None):
-    """Install the interventions on `model` for the duration of the block (this thread only)."""
-    with ablated(model, interventions=interventions, means=means):
+def applied(model, interventions, means: dict[str, torch.Tensor] | None, source=None):
+    """Install the interventions on `model` for the duration of the block (this thread only);
+    patches take their values from `source` (see core/ablation.py `ablated`)."""
+    with ablated(model, interventions=interventions, means=means, source=source):
         yield model

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .interventions import applied
+from .ablation import PatchSource
+from .interventions import applied, needs_source
 from .taskeval import encode_examples, per_example
 
 
@@ -33,13 +34,15 @@ def predict(
     candidates: tuple[str, str] | None = None,
     position: int = -1,
     k: int = 10,
+    source: list[int] | None = None,
 ) -> Prediction:
+    """`source`: the paired prompt's token ids, which patches take their values from."""
     if not ids:
         raise ValueError("the prompt is empty")
     ids = ids[-model.config.block_size :]
     device = next(model.parameters()).device
     locations = model.topology.sites
-    with applied(model, interventions, means):
+    with applied(model, interventions, means, source):
         logits, cache = model.run_with_cache(torch.tensor([ids], device=device), locations)
     position = position % len(ids)
     row = logits[0, position].float()
@@ -68,13 +71,24 @@ class ExampleScores:
     rejected: list  # (Example, why it cannot be scored)
 
 
-def score_examples(model, tokenizer, examples, interventions=(), means=None) -> ExampleScores:
-    """Each example's loss and logit difference, with and without the interventions."""
+def score_examples(model, tokenizer, examples, interventions=(), means=None, twins=None) -> ExampleScores:
+    """Each example's loss and logit difference, with and without the interventions. Patches
+    take each example's values from its twin (`twins`: example -> its paired example); an
+    example without one cannot be scored under them."""
+    rejected = []
+    if needs_source(interventions):
+        twins = twins or {}
+        rejected = [(e, "no paired prompt to patch from") for e in examples if twins.get(e) is None]
+        examples = [e for e in examples if twins.get(e) is not None]
     batch = encode_examples(examples, tokenizer, model.config.block_size)
     batch = batch.to(next(model.parameters()).device)
     base = per_example(model, batch)
     if interventions:
-        with applied(model, interventions, means):
+        source = None
+        if needs_source(interventions):
+            rows = [tokenizer.encode(twins[e].prompt) for e in batch.examples]
+            source = PatchSource(rows, (batch.last_pos + 1).tolist())
+        with applied(model, interventions, means, source):
             now = per_example(model, batch)
     else:
         now = base
@@ -84,5 +98,5 @@ def score_examples(model, tokenizer, examples, interventions=(), means=None) -> 
         base["logit_diff"],
         now["task_loss"],
         now["logit_diff"],
-        batch.rejected,
+        rejected + batch.rejected,
     )

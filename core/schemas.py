@@ -4,7 +4,7 @@ Every reader validates what it parsed with `validated(Model, data, source)`: eit
 a FileFormatError of one line that names the file and the path of the field at fault, e.g.
 
     c.json: field 'nodes[3]': '0.mlp.nowhere.3' is not a node name like '0.mlp.post_act.12' ...
-    w.json: field 'interventions[0].mode': must be mean or zero (got "avg")
+    w.json: field 'interventions[0].mode': must be mean, zero or patch (got "avg")
     w.json: missing field 'graph.selection'
 
 Models here are strict: JSON's types are taken as they are (no "3" for 3, no true for 1), as the
@@ -155,6 +155,7 @@ NodeName = Annotated[str, AfterValidator(_node_name)]
 """A node name like "0.mlp.post_act.12", checked by `Node.parse`."""
 
 Ablation = Literal["mean", "zero"]
+Mode = Literal["mean", "zero", "patch"]  # an intervention's: patch takes the paired prompt's value
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
@@ -225,7 +226,7 @@ class CircuitFile(Strict):
 class InterventionEntry(Strict):
     kind: Literal["node", "edge"]
     target: str
-    mode: Ablation = "mean"
+    mode: Mode = "mean"
 
     @field_validator("target")
     @classmethod

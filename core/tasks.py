@@ -117,6 +117,12 @@ class Task:
         answer is as often correct as incorrect."""
         return [e for p in self.pairs((n + 1) // 2, split, seed) for e in p.examples()][:n]
 
+    def twins(self, n: int, split: str = "train", seed: int = 0) -> dict[Example, Example]:
+        """Each of `examples(n, split, seed)` with its minimal pair's other prompt (the source
+        that patching takes values from)."""
+        pairs = self.pairs((n + 1) // 2, split, seed)
+        return {e: t for p in pairs for e, t in ((p.a, p.b), (p.b, p.a))}
+
 
 HELDOUT_SHARE = 5  # one prompt in five belongs to the held-out split
 
@@ -326,3 +332,9 @@ class FileTask(Task):
         cut = int(0.8 * len(self.fixed)) if len(self.fixed) >= 5 else len(self.fixed)
         chosen = self.fixed[:cut] if split == "train" else (self.fixed[cut:] or self.fixed)
         return [e for group in chosen for e in group][:n]
+
+    def twins(self, n: int, split: str = "train", seed: int = 0) -> dict[Example, Example]:
+        """The examples written with a "pair", each with its twin (a line without one has none)."""
+        chosen = set(self.examples(n, split, seed))
+        groups = [g for g in self.fixed if len(g) == 2 and g[0] in chosen]
+        return {e: t for a, b in groups for e, t in ((a, b), (b, a))}

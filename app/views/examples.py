@@ -137,7 +137,7 @@ class ExamplesPanel(QWidget):
         )
         if s.interventions:
             right_now = sum(d > 0 for d in scores.logit_diff_now)
-            text += f" → with the ablations <b>{mean(scores.loss_now):.3f}</b>, {right_now}/{n} right"
+            text += f" → with the interventions <b>{mean(scores.loss_now):.3f}</b>, {right_now}/{n} right"
         text += " (lower loss is better; chance 0.693)"
         if scores.rejected:
             text += f"<br><i>{len(scores.rejected)} examples cannot be scored: {scores.rejected[0][1]}</i>"

@@ -26,6 +26,8 @@ WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
 LARGE_GRAPH_EDGES = 5000
 MAX_SHOWN_LABELS = 300
 POSITIVE, NEGATIVE = (214, 96, 77), (67, 147, 195)
+UNMEASURED = (175, 175, 175)  # an edge whose effect is not measured yet
+EFFECT_CUTS = (0.05, 0.25, 0.6)  # of the largest |effect|: an edge's width bucket
 
 
 def diverging_palette(n: int = N_COLOURS) -> list[pg.QtGui.QBrush]:
@@ -68,11 +70,15 @@ class GraphView(pg.PlotWidget):
         self.graph: GraphData | None = None
         self.values = np.zeros(0)
         self.threshold = 0.0
+        self.can_patch = False  # the prompt has a paired prompt to patch from
         self.ablated_nodes: set[str] = set()
         self.ablated_edges: set[str] = set()
+        self.patched: set[str] = set()
         self.selected: list[str] = []
         self.effects: dict[str, float] | None = None  # the ablation-effect overlay, when on
         self.effect_metric = ""
+        self.edge_effects: dict[str, float] | None = None  # the edge overlay, when on
+        self.edge_effect_metric = ""
         self._labels: list[pg.TextItem] = []
         self.annotations: dict[str, dict] = {}  # the user's node labels and notes
         self._annotation_items: list[pg.TextItem] = []
@@ -154,8 +160,34 @@ class GraphView(pg.PlotWidget):
         self.effects, self.effect_metric = (dict(effects) if effects is not None else None), metric
         self._draw_nodes()
 
-    def set_ablations(self, nodes: set[str], edges: set[str]) -> None:
-        self.ablated_nodes, self.ablated_edges = set(nodes), set(edges)
+    def set_edge_effects(self, effects: dict[str, float] | None, metric: str = "") -> None:
+        """Colour and widen edges by their ablation effect instead of their weight (None: back
+        to weights). Edges not measured yet are drawn thin and grey."""
+        self.edge_effects = dict(effects) if effects is not None else None
+        self.edge_effect_metric = metric
+        self._draw_edges()
+
+    def edge_name(self, e: int) -> str:
+        g = self.graph
+        return f"{g.nodes[g.src[e]]}->{g.nodes[g.dst[e]]}"
+
+    def _edge_effect_values(self) -> np.ndarray | None:
+        """Each edge's effect in graph order (NaN: not measured), or None when the overlay is off."""
+        if self.edge_effects is None or self.graph is None:
+            return None
+        if getattr(self, "_named_graph", None) is not self.graph:  # names built once per graph
+            self._edge_names = [self.edge_name(e) for e in range(len(self.graph.src))]
+            self._named_graph = self.graph
+        get = self.edge_effects.get
+        return np.array([get(name, np.nan) for name in self._edge_names], dtype=float)
+
+    def set_can_patch(self, can: bool) -> None:
+        self.can_patch = can
+
+    def set_ablations(self, nodes: set[str], edges: set[str], patched: set[str] = frozenset()) -> None:
+        """The nodes and edges intervened on (crossed, dashed); `patched`: those of them that
+        take their values from the paired prompt rather than being ablated."""
+        self.ablated_nodes, self.ablated_edges, self.patched = set(nodes), set(edges), set(patched)
         self._draw_overlays()
 
     def set_selection(self, nodes: list[str]) -> None:
@@ -218,24 +250,37 @@ class GraphView(pg.PlotWidget):
             self.edge_raster.set_layers([])
             return
         threshold, background = self.threshold, self.background_rgb()
+        effects = self._edge_effect_values()
         # A large graph's layers are worked out by the painter threads, not here.
-        self.edge_raster.set_layers(lambda: self.edge_layers(g, threshold, background), len(g.src))
+        self.edge_raster.set_layers(lambda: self.edge_layers(g, threshold, background, effects), len(g.src))
 
     @staticmethod
-    def edge_layers(g: GraphData, threshold: float, background) -> tuple[list, bool]:
+    def edge_layers(g: GraphData, threshold: float, background, effects=None) -> tuple[list, bool]:
         """([(segment xy [2E, 2], pen), ...] in drawing order, antialias): the edges at or above
-        `threshold`, by sign and by weight quartile (numpy and pens only: any thread)."""
+        `threshold`, by sign and by weight quartile (numpy and pens only: any thread). With
+        `effects` ([E] ablation effects, NaN where not measured), by the effect's sign and its
+        share of the largest instead, the unmeasured first, thin and grey."""
         magnitude = np.abs(g.weight)
         shown = magnitude >= threshold
         n_shown = int(shown.sum())
-        top = np.quantile(magnitude[shown], [0.5, 0.8, 0.95]) if n_shown else np.zeros(3)
-        # Each edge's layer: positive then negative, each by weight bucket; then the hidden.
-        layer = (g.weight < 0).astype(np.uint8) * len(WIDTH_BUCKETS)
+        value = g.weight if effects is None else np.nan_to_num(effects)
+        if effects is None:
+            top = np.quantile(magnitude[shown], [0.5, 0.8, 0.95]) if n_shown else np.zeros(3)
+            size = magnitude
+        else:
+            size = np.abs(value)
+            top = np.array(EFFECT_CUTS) * (float(size.max()) if len(size) else 0.0)
+        # Each edge's layer: positive then negative, each by size bucket; then the hidden.
+        layer = (value < 0).astype(np.uint8) * len(WIDTH_BUCKETS)
         for t in top:
-            layer += magnitude > t
-        layer[~shown] = 2 * len(WIDTH_BUCKETS)
+            layer += size > t
+        if effects is not None:  # the unmeasured, drawn first (under the measured)
+            layer += 1
+            layer[np.isnan(effects)] = 0
+        layer[~shown] = 2 * len(WIDTH_BUCKETS) + (effects is not None)
         edges = np.argsort(layer, kind="stable")[:n_shown]  # a radix sort: ~1 ms
-        counts = np.bincount(layer, minlength=2 * len(WIDTH_BUCKETS) + 1)[:-1].tolist()
+        n_layers = 2 * len(WIDTH_BUCKETS) + (effects is not None)
+        counts = np.bincount(layer, minlength=n_layers + 1)[:-1].tolist()
         ends = np.take(np.stack([g.src, g.dst], axis=1), edges, axis=0)
         segments = np.take(g.pos, ends, axis=0).reshape(-1, 4)  # x0, y0, x1, y1
         # All edges go into one cached image (see EdgeRaster). A large graph gets opaque
@@ -247,6 +292,10 @@ class GraphView(pg.PlotWidget):
             xy, at = segments[at : at + count].reshape(-1, 2), at + count
             if not count:
                 continue
+            if effects is not None and i == 0:
+                layers.append((xy, pg.mkPen(*UNMEASURED, 110, width=WIDTH_BUCKETS[0])))
+                continue
+            i -= effects is not None
             rgb, b = (POSITIVE, NEGATIVE)[i // len(WIDTH_BUCKETS)], i % len(WIDTH_BUCKETS)
             if large:
                 pen = pg.mkPen(*faded(rgb, 0.35 + 0.2 * b, background), width=1)
@@ -369,7 +418,24 @@ class GraphView(pg.PlotWidget):
                 else "<br>ablation effect: not measured"
             )
         if name in self.ablated_nodes:
-            text += "<br><i>ablated</i>"
+            patched = name in self.patched
+            text += "<br><i>patched from the paired prompt</i>" if patched else "<br><i>ablated</i>"
+        return text
+
+    def describe_edge(self, e: int) -> str:
+        g = self.graph
+        kind = "residual" if g.kind[e] else "weight"
+        text = f"<b>{g.nodes[g.src[e]]} → {g.nodes[g.dst[e]]}</b><br>{kind} {g.weight[e]:+.4f}"
+        if self.edge_effects is not None:
+            effect = self.edge_effects.get(self.edge_name(e))
+            text += (
+                f"<br>ablation effect on the {self.edge_effect_metric}: {effect:+.3f}"
+                if effect is not None
+                else "<br>ablation effect: not measured"
+            )
+        if self.edge_name(e) in self.ablated_edges:
+            patched = self.edge_name(e) in self.patched
+            text += "<br><i>patched from the paired prompt</i>" if patched else "<br><i>ablated</i>"
         return text
 
     def _on_mouse_moved(self, scene_pos) -> None:
@@ -384,13 +450,7 @@ class GraphView(pg.PlotWidget):
             return
         e = self.edge_at(xy)
         if e is not None:
-            g = self.graph
-            kind = "residual" if g.kind[e] else "weight"
-            QToolTip.showText(
-                QCursor.pos(),
-                f"<b>{g.nodes[g.src[e]]} → {g.nodes[g.dst[e]]}</b><br>{kind} {g.weight[e]:+.4f}",
-                self,
-            )
+            QToolTip.showText(QCursor.pos(), self.describe_edge(e), self)
         else:
             QToolTip.hideText()
 
@@ -409,21 +469,27 @@ class GraphView(pg.PlotWidget):
                 targets = [self.graph.nodes[i]]
                 if targets[0] in self.selected and len(self.selected) > 1:
                     targets = list(self.selected)
-                self._context_menu("node", targets)
+                self.context_menu("node", targets).exec(QCursor.pos())
             else:
                 e = self.edge_at(xy)
                 if e is not None:
                     g = self.graph
-                    self._context_menu("edge", [f"{g.nodes[g.src[e]]}->{g.nodes[g.dst[e]]}"])
+                    edge = f"{g.nodes[g.src[e]]}->{g.nodes[g.dst[e]]}"
+                    self.context_menu("edge", [edge]).exec(QCursor.pos())
             event.accept()
 
-    def _context_menu(self, kind: str, targets: list[str]) -> None:
+    def context_menu(self, kind: str, targets: list[str]) -> QMenu:
+        """The right-click menu of nodes or edges (shown by the caller)."""
         menu = QMenu(self)
         label = targets[0] if len(targets) == 1 else f"{len(targets)} selected {kind}s"
         menu.addSection(label)
         menu.addAction("Ablate (mean)", lambda: self.ablate_requested.emit(kind, targets, "mean"))
         menu.addAction("Ablate (zero)", lambda: self.ablate_requested.emit(kind, targets, "zero"))
+        if self.can_patch:
+            menu.addAction(
+                "Patch from paired prompt", lambda: self.ablate_requested.emit(kind, targets, "patch")
+            )
         restore = menu.addAction("Restore", lambda: self.restore_requested.emit(targets))
         ablated = self.ablated_nodes if kind == "node" else self.ablated_edges
         restore.setEnabled(any(t in ablated for t in targets))
-        menu.exec(QCursor.pos())
+        return menu

@@ -84,8 +84,8 @@ class OutputsPanel(QWidget):
         self.candidate_error.setStyleSheet("color: #c0392b")
         self.candidate_error.hide()
         self.table = QTableWidget(10, 4)
-        self.table.setHorizontalHeaderLabels(["next token", "model", "ablated", "change"])
-        self.table.horizontalHeaderItem(2).setToolTip("With the current interventions")
+        self.table.setHorizontalHeaderLabels(["next token", "model", "intervened", "change"])
+        self.table.horizontalHeaderItem(2).setToolTip("With the interventions: ablations and patches")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
@@ -190,7 +190,11 @@ class OutputsPanel(QWidget):
                 if col == 3 and abs(after - before) >= 0.005:
                     item.setForeground(Qt.darkGreen if after > before else Qt.red)
                 self.table.setItem(row, col, item)
-        self.candidates.setText(self._candidate_text(base, now))
+        text = self._candidate_text(base, now)
+        if s.pair is not None and any(iv.mode == "patch" for iv in s.interventions):
+            source = html.escape(s.pair.prompt.replace("\n", "⏎"))
+            text += f"<br>Patched from the paired prompt: <code>{source}</code> (aligned from its last token)"
+        self.candidates.setText(text)
 
     @staticmethod
     def _candidate_text(base, now) -> str:

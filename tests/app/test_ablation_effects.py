@@ -1,9 +1,11 @@
 import functools
 
+import numpy as np
 import pytest
 
 import app.ablation_effects
 import core.pipelines.effects
+from app.views.graph import NEGATIVE, POSITIVE, WIDTH_BUCKETS
 from core.interventions import Intervention
 from core.outputs import predict
 
@@ -124,3 +126,45 @@ def test_closing_mid_run_exits_cleanly(window, qtbot, one_node_batches):
     window.effect_action.trigger()
     qtbot.waitUntil(lambda: bool(running), timeout=10_000)
     assert running[0] is not None and not running[0].running()
+
+
+def pen_of(graph, e):
+    """The pen the edge raster draws edge `e` with."""
+    g = graph.graph
+    segment = np.concatenate([g.pos[g.src[e]], g.pos[g.dst[e]]])
+    for xy, pen in graph.edge_raster.layers:
+        if (np.abs(xy.reshape(-1, 4) - segment).max(axis=1) < 1e-9).any():
+            return pen
+    return None
+
+
+def test_edge_effects_fill_in_and_match_core(window, qtbot, one_node_batches):
+    s, graph = window.session, window.graph
+    edges = [f"{e['src']}->{e['dst']}" for e in s.circuit.edges]
+    g = graph.graph
+    by_weight = [(pen.color().getRgb(), pen.widthF()) for _, pen in graph.edge_raster.layers]
+    partial = []
+    window.edge_effects.updated.connect(lambda: partial.append(len(graph.edge_effects or ())))
+    with qtbot.waitSignal(window.edge_effects.finished, timeout=60_000):
+        window.edge_effect_action.trigger()  # the "Edge effect" button
+    n = len(edges)
+    assert set(graph.edge_effects) == set(edges) and graph.effects is None  # the nodes' overlay is apart
+    assert len(partial) > 2 and partial[0] < n and partial[-1] == n
+    assert window.edge_effect_progress.text() == f"{n}/{n} edges"
+    strongest = max(graph.edge_effects, key=lambda k: abs(graph.edge_effects[k]))
+    b = s.bench
+    base = predict(b.model, b.tokenizer, s.ids, [], b.means, s.candidates, s.position)
+    cut = [Intervention("edge", strongest)]
+    cut = predict(b.model, b.tokenizer, s.ids, cut, b.means, s.candidates, s.position)
+    assert graph.edge_effects[strongest] == pytest.approx(cut.logit_diff - base.logit_diff, abs=1e-5)
+    e = next(i for i in range(len(g.src)) if graph.edge_name(i) == strongest)
+    value = graph.edge_effects[strongest]
+    assert f"ablation effect on the logit difference: {value:+.3f}" in graph.describe_edge(e)
+    pen = pen_of(graph, e)  # the widest, in the colour of its sign
+    assert pen.widthF() == WIDTH_BUCKETS[-1]
+    assert pen.color().getRgb()[:3] == (POSITIVE if value > 0 else NEGATIVE)
+    assert "when the edge alone is mean-ablated" in window.legend.text()
+    window.edge_effect_action.trigger()  # off: back to weights
+    assert graph.edge_effects is None and "ablation effect" not in graph.describe_edge(e)
+    assert [(p.color().getRgb(), p.widthF()) for _, p in graph.edge_raster.layers] == by_weight
+    assert "positive weight" in window.legend.text()

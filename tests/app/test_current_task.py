@@ -86,7 +86,7 @@ def test_stepping_through_the_examples_with_their_scores(window, qtbot):
     np.testing.assert_allclose(scores.loss_now, expected["task_loss"], atol=1e-5)
     assert scores.loss_now != scores.loss
     assert panel.table.item(0, 1).text() == f"{scores.loss[0]:.3f}→{scores.loss_now[0]:.3f}"
-    assert "with the ablations" in panel.summary.text()
+    assert "with the interventions" in panel.summary.text()
 
 
 def test_a_large_model_computes_outputs_and_graphs_off_the_gui_thread(window, monkeypatch):

@@ -115,7 +115,7 @@ def inline_workspace_dict(default_model) -> dict:
     [
         (
             lambda d: d["interventions"][0].update(mode="avg"),
-            "w.json: field 'interventions[0].mode': must be mean or zero (got \"avg\")",
+            "w.json: field 'interventions[0].mode': must be mean, zero or patch (got \"avg\")",
         ),
         (
             lambda d: d["interventions"][0].update(kind="edge"),

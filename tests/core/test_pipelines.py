@@ -170,6 +170,37 @@ def test_ablation_effects_are_the_predict_differences(bench):
     assert set(plain[0].effects) == {nodes[0]}
 
 
+def test_edge_effects_are_the_predict_differences_of_edge_ablations(bench):
+    """Per-edge attribution: the same generator, given edges (a weight and a residual channel),
+    on top of a patch from the paired prompt."""
+    from core.circuit import extract_edges
+
+    pair = BUILTIN_TASKS["single_double_quote"].pairs(1, "heldout")[0]
+    tok, model = bench.tokenizer, bench.model
+    ids, source = tok.encode(pair.a.prompt), tok.encode(pair.b.prompt)
+    candidates = (pair.a.correct, pair.a.incorrect)
+    nodes = [n for n in model.topology.all_nodes() if n.split(".")[-1] in ("0", "1", "2", "3")]
+    found = extract_edges(model, nodes)
+    weight = next(e for e in found if e.get("kind", "weight") == "weight")
+    residual = next(e for e in found if e.get("kind") == "residual")
+    edges = [f"{e['src']}->{e['dst']}" for e in (weight, residual)]
+    active = [Intervention("node", "0.attn.v.1", "patch")]
+    batches = list(
+        ablation_effects(
+            model, tok, ids, active, bench.means, candidates, -1, edges, batch_s=0.0, source=source
+        )
+    )
+    effects = {k: v for b in batches for k, v in b.effects.items()}
+    now = predict(model, tok, ids, active, bench.means, candidates, source=source)
+    assert set(effects) == set(edges)
+    for edge in edges:
+        cut = [*active, Intervention("edge", edge)]
+        after = predict(model, tok, ids, cut, bench.means, candidates, source=source)
+        assert effects[edge] == pytest.approx(after.logit_diff - now.logit_diff, abs=1e-6)
+    with pytest.raises(ValueError, match="no pair"):  # the patch needs its source
+        list(ablation_effects(model, tok, ids, active, bench.means, candidates, -1, edges))
+
+
 def test_corpus_sample_reads_tokens_then_the_nodes_asked_for(bench):
     events = list(corpus_sample(bench, None, ["0.mlp.post_act.3", "1.attn.q.0"]))
     tokens = next(e for e in events if isinstance(e, TokensSampled))
