@@ -131,18 +131,19 @@ def io_summary(io: GraphIO, name: str) -> str:
     return io.summaries[io.names.index(name)]
 
 
-def io_legend_text(io: GraphIO) -> str:
-    """The figure's line on the inputs and outputs (plain text)."""
+def io_legend_text(io: GraphIO) -> tuple[str, str]:
+    """The figure's two lines on the inputs and on the outputs (plain text)."""
     outputs = io.names[io.n_inputs :]
     if outputs == ["answer.predicted"]:
         out = "the model's top next token (the prompt has no correct/incorrect answers)"
     elif outputs:
-        out = "the correct and incorrect answers' logits (colour: red where the model prefers it)"
+        out = "the correct and incorrect answers' logits, red where the model prefers that answer"
     else:
         out = "no answer"
     return (
-        "left: the prompt's tokens whose embedding feeds a read (token @position; edge: embedding × "
-        f"norm gain) · right: {out}; edge: ln_f gain × unembedding"
+        "left: the prompt's tokens whose embedding feeds a read, token @position "
+        "(edge: the embedding times the reading norm's gain)",
+        f"right: {out} (edge: ln_f's gain times the unembedding)",
     )
 
 

@@ -21,7 +21,7 @@ from .graph import N_COLOURS, NEGATIVE, POSITIVE
 from .io_items import TOKEN_BRUSH
 
 PAGE = QSize(1400, 900)  # logical size; PNG pixels = PAGE * scale
-TITLE_H, LEGEND_H, MARGIN, LABEL_W = 74, 88, 24, 150
+TITLE_H, LEGEND_H, MARGIN, LABEL_W = 74, 110, 24, 150
 
 
 def export_graph(view, path, fmt: str, title: str, subtitle: str = "", scale: float = 2.0) -> None:
@@ -185,12 +185,14 @@ def _draw_legend(p: QPainter, view, box: QRectF) -> None:
     p.setPen(QColor(50, 50, 50))
     p.drawText(QPointF(x + 222, y + 4), "selected node")
     if view.io_items.shown:
-        y += 26
-        p.setPen(QPen(QColor(90, 90, 90), 1))
-        p.setBrush(QColor(*TOKEN_BRUSH))
-        p.drawRect(QRectF(x + 11, y - 6, 12, 12))
-        p.setPen(QColor(50, 50, 50))
-        p.drawText(QPointF(x + 42, y + 4), io_legend_text(view.io_items.io))
+        brushes = (QColor(*TOKEN_BRUSH), view.palette_brushes[-1])  # a token, a preferred answer
+        for line, brush in zip(io_legend_text(view.io_items.io), brushes):
+            y += 24
+            p.setPen(QPen(QColor(90, 90, 90), 1))
+            p.setBrush(brush)
+            p.drawRect(QRectF(x + 11, y - 6, 12, 12))
+            p.setPen(QColor(50, 50, 50))
+            p.drawText(QPointF(x + 42, y + 4), line)
 
 
 def _font(points: int, bold: bool = False) -> QFont:
