@@ -31,6 +31,9 @@ class IOItems:
         self.layers: list[tuple[np.ndarray, object]] = []  # (segment xy [2E, 2], pen), for export
         self.nodes = pg.ScatterPlotItem(size=13, symbol="s", pen=pg.mkPen(90, 90, 90, 200), pxMode=True)
         self.nodes.setZValue(10)
+        self.nodes.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._token_brush = pg.mkBrush(*TOKEN_BRUSH)
+        self._drawn = None  # (positions, colours) the squares were last drawn with
         view.addItem(self.nodes)
         self._curves: list[pg.PlotCurveItem] = []
         self._labels: list[pg.TextItem] = []
@@ -129,22 +132,28 @@ class IOItems:
         """Each square's brush: tokens their own colour, answers by the model's preference."""
         if self.io is None:
             return []
-        n = len(self.palette)
-        out = []
-        for k, v in enumerate(self.io.values):
-            if k < self.io.n_inputs:
-                out.append(pg.mkBrush(*TOKEN_BRUSH))
-            else:
-                out.append(self.palette[int(np.clip(round((v + 1) / 2 * (n - 1)), 0, n - 1))])
-        return out
+        return [self._token_brush if c < 0 else self.palette[c] for c in self._colour_index()]
 
     def _draw_nodes(self) -> None:
         if not self.shown:
+            self._drawn = None
             self.nodes.setData(pos=np.zeros((0, 2)))
             self.nodes.setVisible(False)
             return
+        colours = (self.pos.tobytes(), tuple(self._colour_index()))
+        if colours == self._drawn:
+            return  # an intervention that moved no colour: nothing to repaint
+        self._drawn = colours
         self.nodes.setData(pos=self.pos, brush=self.brushes())
         self.nodes.setVisible(True)
+
+    def _colour_index(self) -> list[int]:
+        """Each square's palette entry (-1: a token's own colour)."""
+        n = len(self.palette)
+        return [
+            -1 if k < self.io.n_inputs else int(np.clip(round((v + 1) / 2 * (n - 1)), 0, n - 1))
+            for k, v in enumerate(self.io.values)
+        ]
 
     # ---- picking and highlights --------------------------------------------------------------
 
