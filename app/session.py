@@ -90,6 +90,7 @@ class Session(QObject):
         self.undo_stack = QUndoStack(self)
         self.graph_mode = "circuit"  # "circuit", "neighbours" or "model"
         self.graph = None  # GraphData of what the graph view shows
+        self._io_cache: dict = {}  # the graph's inputs and outputs, while they stand
         self._opening = LatestWorker()
         self._when_opened = None  # what to do with the bench once the job has opened it
         self._opening_what = self._error_prefix = ""
@@ -327,6 +328,16 @@ class Session(QObject):
                 self._on_graph_failed,
                 None,
             )
+
+    def graph_io(self):
+        """The graph's inputs (the prompt's tokens it reads) and outputs (the answers' logits),
+        a GraphIO; None in the whole model's view (app/graph_io.py says why) or with no graph."""
+        from .graph_io import graph_io
+
+        if self.bench is None or self.graph is None or self.circuit is None or self.graph_mode == "model":
+            return None
+        args = (self.bench, self.graph.nodes, self.ids, self.position, self.candidates)
+        return graph_io(*args, self.baseline, self.current, self._io_cache)
 
     def _set_graph(self, graph) -> None:
         self.graph = graph

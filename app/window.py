@@ -32,6 +32,7 @@ from .ablation_effects import AblationEffects
 from .autosave import Autosave
 from .corpus_sampler import CorpusSampler
 from .file_menu import FileMenu
+from .graph_io import io_legend, io_summary
 from .log import QtLogHandler
 from .session import Session
 from .settings import app_settings
@@ -259,6 +260,7 @@ class MainWindow(QMainWindow):
         s.job_progress.connect(self._on_job_progress)
         s.job_done.connect(self._on_job_done)
         self.graph.node_clicked.connect(lambda node, add: s.select([node], add))
+        self.graph.io_clicked.connect(self._on_io_clicked)
         self.graph.ablate_requested.connect(self._ablate)
         s.prompt_changed.connect(lambda: self.graph.set_can_patch(s.pair is not None))
         self.graph.restore_requested.connect(s.restore)
@@ -372,9 +374,13 @@ class MainWindow(QMainWindow):
         self.mode_box.setCurrentIndex(i)
         current = s.current
         self.graph.set_graph(
-            s.graph, current.activations if current else None, current.position if current else 0
+            s.graph,
+            current.activations if current else None,
+            current.position if current else 0,
+            s.graph_io(),
         )
         self._on_threshold(self.threshold.value())
+        self._update_legend()
         self._on_interventions()
         self.graph.set_selection(s.selection)
         self.inspector.refresh_prompt()
@@ -386,6 +392,8 @@ class MainWindow(QMainWindow):
         self.graph.set_activations(
             s.current.activations if s.current else None, s.current.position if s.current else 0
         )
+        self.graph.set_io(s.graph_io())
+        self._update_legend()
         self.inspector.refresh_prompt()
 
     def _on_interventions(self) -> None:
@@ -468,6 +476,7 @@ class MainWindow(QMainWindow):
             return f"<span style='color:rgb{rgb}'>{shape}</span>&nbsp;{text}"
 
         e, edge = self.effects, self.edge_effects
+        mode = self.session.graph_mode if self.session.circuit is not None else None
         nodes = (
             f"ablation effect on the {e.metric} when the node alone is mean-ablated"
             if e.effects is not None
@@ -488,8 +497,14 @@ class MainWindow(QMainWindow):
             f"<small>Edges: {edges} &nbsp; ╍╍ ablated &nbsp;·&nbsp; "
             f"Nodes: {nodes}: {swatch(NEGATIVE, '−')} {swatch((200, 200, 200), '0')} "
             f"{swatch(POSITIVE, '+')} &nbsp; ✕ ablated &nbsp; "
-            f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>"
+            f"<span style='color:rgb(255,170,0)'>◯</span> selected"
+            f"{io_legend(self.graph.io_items.io, mode)}</small>"
         )
+
+    def _on_io_clicked(self, name: str) -> None:
+        io = self.graph.io_items.io
+        if io is not None and name in io.names:
+            self.say(io_summary(io, name), 10000)
 
     def _on_effects_updated(self, overlay) -> None:
         self._update_legend()

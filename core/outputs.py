@@ -22,6 +22,7 @@ class Prediction:
     candidates: list[tuple[str, float]] | None  # [(correct, p), (incorrect, p)]
     logit_diff: float | None  # correct minus incorrect logit
     activations: dict[str, np.ndarray]  # location -> [seq, width]
+    logits: np.ndarray | None = None  # [vocab] next-token logits at `position`
 
 
 @torch.no_grad()
@@ -56,7 +57,7 @@ def predict(
             pair = [(c, float(probs[i])) for c, i in zip(candidates, cid)]
             diff = float(row[cid[0]] - row[cid[1]])
     acts = {loc: cache[loc][0].float().cpu().numpy() for loc in locations}
-    return Prediction(position, top, probs.cpu().numpy(), pair, diff, acts)
+    return Prediction(position, top, probs.cpu().numpy(), pair, diff, acts, row.cpu().numpy())
 
 
 @dataclass

@@ -20,6 +20,7 @@ from core.topology import LABEL, LOCATIONS, Node
 
 from .edge_raster import EdgeRaster
 from .graph_layout import GraphData
+from .io_items import IOItems
 
 N_COLOURS = 11  # like ColorBrewer's diverging schemes, which stop at 11 classes
 WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
@@ -58,6 +59,7 @@ class GraphView(pg.PlotWidget):
     ablate_requested = Signal(str, list, str)  # kind, targets, mode
     restore_requested = Signal(list)
     position_hint = Signal(str)
+    io_clicked = Signal(str)  # an input's or output's name (they are not model nodes)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -118,22 +120,40 @@ class GraphView(pg.PlotWidget):
         )
         self.ablated_edge_item.setZValue(7)  # above the selection's highlight: still visible
         self.addItem(self.ablated_edge_item)
+        self.io_items = IOItems(self, self.palette_brushes, POSITIVE, NEGATIVE)
+        self._fitted = False  # the range is fit()'s: a resize fits again (the inputs' column)
+        self.getViewBox().sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     # ---- content ---------------------------------------------------------------------------
 
-    def set_graph(self, graph: GraphData, activations=None, position: int = 0) -> None:
-        """Draw a graph, its nodes coloured by `activations` (see set_activations)."""
+    def set_graph(self, graph: GraphData, activations=None, position: int = 0, io=None) -> None:
+        """Draw a graph, its nodes coloured by `activations` (see set_activations), with its
+        inputs and outputs `io` (app/graph_io.py's GraphIO; None: none)."""
         self.graph = graph
+        self.io_items.set(graph, io)
         self._hovered = None
         self.hover_item.setData(np.zeros(0), np.zeros(0))
+        self._draw_labels()  # before fit(), which measures the row labels
         self.fit()  # first: the edges are drawn for the range they will be seen in
-        self._draw_labels()
         self._draw_edges()
         self.set_activations(activations, position)
         self._draw_overlays()
         self._draw_annotations()
+
+    def set_io(self, io) -> None:
+        """The graph's inputs and outputs (None: none); the same ones with new colours are
+        only repainted."""
+        shown = self.io_items.shown
+        rebuilt = self.io_items.set(self.graph, io)
+        if self.io_items.shown != shown or (rebuilt and self._fitted):
+            self.fit()  # their columns come, go or change width
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_fitted", False) and self.io_items.shown:  # (called from __init__)
+            self.fit()
 
     def set_threshold(self, threshold: float) -> None:
         if threshold == self.threshold:
@@ -197,7 +217,16 @@ class GraphView(pg.PlotWidget):
     def fit(self) -> None:
         if self.graph is not None and len(self.graph.nodes):
             n = self.graph.n_layer
-            self.setXRange(-0.9, n * 1.0, padding=0.02)
+            if self.io_items.shown:  # the inputs' column left of the row labels, in pixels
+                label_px = max(
+                    (item.boundingRect().width() for item in self._labels[: len(LOCATIONS)]), default=0
+                )
+                x0, x_in, x1 = self.io_items.columns(n, self.getViewBox().width() or 800, label_px)
+                self.io_items.place_inputs(x_in)
+                self.setXRange(x0, x1, padding=0)
+            else:
+                self.setXRange(-0.9, n * 1.0, padding=0.02)
+            self._fitted = True
             self.setYRange(-len(LOCATIONS) + 0.4, 0.8, padding=0.02)
 
     # ---- drawing ---------------------------------------------------------------------------
@@ -213,7 +242,11 @@ class GraphView(pg.PlotWidget):
             self.removeItem(item)
         self._labels = []
         for r, loc in enumerate(LOCATIONS):
-            label = pg.TextItem(LABEL[loc], color=(110, 110, 110), anchor=(1, 0.5))
+            # Filled and on top: the inputs' edges pass behind the row labels, not over them.
+            label = pg.TextItem(
+                LABEL[loc], color=(110, 110, 110), anchor=(1, 0.5), fill=self.backgroundBrush()
+            )
+            label.setZValue(3)
             label.setPos(-0.04, -r)
             self.addItem(label)
             self._labels.append(label)
@@ -359,7 +392,23 @@ class GraphView(pg.PlotWidget):
             return
         self._hovered = i
         edges = self.graph.incident(i) if i is not None else np.zeros(0, dtype=np.int64)
-        self.hover_item.setData(*self._segments(edges))
+        io = self.io_items.segments_of(model_node=i) if i is not None else np.zeros((0, 4))
+        self._hover_segments(edges, io)
+
+    def hover_io(self, k: int | None) -> None:
+        """Highlight the edges of the input or output under the cursor."""
+        key = ("io", k)
+        if key == self._hovered:
+            return
+        self._hovered = key
+        self._hover_segments(np.zeros(0, dtype=np.int64), self.io_items.segments_of(io_node=k))
+
+    def _hover_segments(self, edges: np.ndarray, io_segments: np.ndarray) -> None:
+        x, y = self._segments(edges)
+        if len(io_segments):
+            xy = io_segments.reshape(-1, 2)
+            x, y = np.concatenate([x, xy[:, 0]]), np.concatenate([y, xy[:, 1]])
+        self.hover_item.setData(x, y)
 
     def _segments(self, edges: np.ndarray):
         g = self.graph
@@ -444,9 +493,22 @@ class GraphView(pg.PlotWidget):
         view = self.getViewBox().mapSceneToView(scene_pos)
         xy = (view.x(), view.y())
         i = self.node_at(xy)
+        k = self.io_items.node_at(xy, self._pixel_scale()) if i is None else None
+        if k is not None:
+            self.hover_io(k)
+            QToolTip.showText(QCursor.pos(), self.io_items.io.details[k], self)
+            return
         self.hover_node(i)
         if i is not None:
             QToolTip.showText(QCursor.pos(), self.describe_node(i), self)
+            return
+        f = self.io_items.edge_at(xy, self._pixel_scale())
+        if f is not None:
+            io = self.io_items.io
+            what = "embedding × norm gain" if io.src[f].startswith("token.") else "ln_f gain × unembedding"
+            QToolTip.showText(
+                QCursor.pos(), f"<b>{io.src[f]} → {io.dst[f]}</b><br>{what} {io.weight[f]:+.4f}", self
+            )
             return
         e = self.edge_at(xy)
         if e is not None:
@@ -460,6 +522,12 @@ class GraphView(pg.PlotWidget):
         view = self.getViewBox().mapSceneToView(event.scenePos())
         xy = (view.x(), view.y())
         i = self.node_at(xy)
+        k = self.io_items.node_at(xy, self._pixel_scale()) if i is None else None
+        if k is not None:  # an input or output: not a model node, never selected or ablated
+            if event.button() == Qt.LeftButton:
+                self.io_clicked.emit(self.io_items.io.names[k])
+            event.accept()
+            return
         if event.button() == Qt.LeftButton:
             if i is not None:
                 self.node_clicked.emit(self.graph.nodes[i], bool(event.modifiers() & Qt.ShiftModifier))

@@ -16,10 +16,12 @@ from PySide6.QtSvg import QSvgGenerator
 from core.fileio import atomic_target
 from core.topology import LABEL, LOCATIONS
 
+from ..graph_io import io_legend_text
 from .graph import N_COLOURS, NEGATIVE, POSITIVE
+from .io_items import TOKEN_BRUSH
 
 PAGE = QSize(1400, 900)  # logical size; PNG pixels = PAGE * scale
-TITLE_H, LEGEND_H, MARGIN, LABEL_W = 74, 64, 24, 150
+TITLE_H, LEGEND_H, MARGIN, LABEL_W = 74, 110, 24, 150
 
 
 def export_graph(view, path, fmt: str, title: str, subtitle: str = "", scale: float = 2.0) -> None:
@@ -75,7 +77,7 @@ def _draw_figure(p: QPainter, view, title: str, subtitle: str) -> None:
     p.save()
     p.setClipRect(QRectF(0, TITLE_H, w, h - TITLE_H - LEGEND_H))
     _draw_axes_labels(p, view, plot, to_page)
-    for xy, pen in view.edge_raster.layers:
+    for xy, pen in view.edge_raster.layers + view.io_items.layers:
         _draw_segments(p, to_page(xy), QPen(pen))
     cut = view.ablated_edge_item.getData()
     if cut[0] is not None and len(cut[0]):
@@ -88,6 +90,7 @@ def _draw_figure(p: QPainter, view, title: str, subtitle: str) -> None:
     for (x, y), c in zip(pos, colour):
         p.setBrush(view.palette_brushes[c])
         p.drawEllipse(QPointF(x, y), 5.5, 5.5)
+    _draw_io(p, view.io_items, to_page)
     index = g.index()
     p.setPen(QPen(QColor(30, 30, 30), 2))
     for name in view.ablated_nodes:
@@ -119,6 +122,22 @@ def _draw_axes_labels(p: QPainter, view, plot: QRectF, to_page) -> None:
     for layer in range(view.graph.n_layer):
         x = to_page(np.array([[layer + 0.41, 0.0]]))[0, 0]
         p.drawText(QRectF(x - 60, plot.top() - 26, 120, 20), Qt.AlignCenter, f"layer {layer}")
+
+
+def _draw_io(p: QPainter, items, to_page) -> None:
+    """The inputs and outputs: squares, and their labels beside them (inputs on the left)."""
+    if not items.shown:
+        return
+    pos = to_page(items.pos)
+    p.setFont(_font(10))
+    for k, ((x, y), brush, label) in enumerate(zip(pos, items.brushes(), items.io.labels)):
+        p.setPen(QPen(QColor(90, 90, 90), 1))
+        p.setBrush(brush)
+        p.drawRect(QRectF(x - 6, y - 6, 12, 12))
+        p.setPen(QColor(50, 50, 50))
+        left = k < items.io.n_inputs
+        box = QRectF(x - 150, y - 20, 140, 40) if left else QRectF(x + 10, y - 20, 140, 40)
+        p.drawText(box, (Qt.AlignRight if left else Qt.AlignLeft) | Qt.AlignVCenter, label)
 
 
 def _draw_segments(p: QPainter, xy: np.ndarray, pen: QPen) -> None:
@@ -165,6 +184,15 @@ def _draw_legend(p: QPainter, view, box: QRectF) -> None:
     p.drawEllipse(QPointF(x + 197, y), 8, 8)
     p.setPen(QColor(50, 50, 50))
     p.drawText(QPointF(x + 222, y + 4), "selected node")
+    if view.io_items.shown:
+        brushes = (QColor(*TOKEN_BRUSH), view.palette_brushes[-1])  # a token, a preferred answer
+        for line, brush in zip(io_legend_text(view.io_items.io), brushes):
+            y += 24
+            p.setPen(QPen(QColor(90, 90, 90), 1))
+            p.setBrush(brush)
+            p.drawRect(QRectF(x + 11, y - 6, 12, 12))
+            p.setPen(QColor(50, 50, 50))
+            p.drawText(QPointF(x + 42, y + 4), line)
 
 
 def _font(points: int, bold: bool = False) -> QFont:

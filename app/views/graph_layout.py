@@ -119,3 +119,49 @@ def neighbourhood(model, circuit_nodes: list[str]) -> list[str]:
             elif d in keep:
                 extra.add(s)
     return list(keep | extra)
+
+
+IO_GAP = 1.0  # how far the inputs' column stands left of layer 0 (room for the row labels)
+IO_SPACING, IO_LOWEST = 0.8, -7.3  # the inputs' spacing (in rows), and how low they may go
+ANSWER_X = -0.05  # the answers' column, from the last layer's right end (its cells end at -0.18)
+
+
+def io_layout(graph: GraphData, io) -> tuple[np.ndarray, ...]:
+    """(positions [K, 2] of the inputs and outputs; and for each edge whose model end is in
+    the graph, its segment [E, 4], its io node, its model node, its index in `io`). Inputs
+    stand in a column left of layer 0, each as near the rows it feeds as the others let it;
+    outputs right of the last layer, beside the rows of the writes."""
+    k_in, k_out = io.n_inputs, len(io.names) - io.n_inputs
+    where, index = {n: i for i, n in enumerate(io.names)}, graph.index()
+    io_end, model_end, keep = [], [], []
+    for e, (s, d) in enumerate(zip(io.src, io.dst)):
+        if s in where and d in index:
+            io_end.append(where[s]), model_end.append(index[d]), keep.append(e)
+        elif d in where and s in index:
+            io_end.append(where[d]), model_end.append(index[s]), keep.append(e)
+    io_end, model_end = np.array(io_end, dtype=np.int64), np.array(model_end, dtype=np.int64)
+    pos = np.zeros((len(io.names), 2))
+    pos[:k_in, 0] = -IO_GAP
+    pos[:k_in, 1] = _spread(
+        [
+            float(graph.pos[model_end[io_end == k], 1].mean()) if (io_end == k).any() else 0.0
+            for k in range(k_in)
+        ]
+    )
+    pos[k_in:, 0] = graph.n_layer * LAYER_WIDTH + ANSWER_X
+    pos[k_in:, 1] = -4.5 + 2.0 * (np.arange(k_out) - (k_out - 1) / 2)
+    segments = np.concatenate([pos[io_end], graph.pos[model_end]], axis=1) if keep else np.zeros((0, 4))
+    return pos, segments, io_end, model_end, np.array(keep, dtype=np.int64)
+
+
+def _spread(wanted: list[float]) -> np.ndarray:
+    """Heights as near `wanted` as IO_SPACING between neighbours allows (the order kept where
+    two want the same height), none below IO_LOWEST."""
+    order = sorted(range(len(wanted)), key=lambda k: -wanted[k])
+    y = np.zeros(len(wanted))
+    last = np.inf
+    for k in order:
+        y[k] = last = min(wanted[k], last - IO_SPACING)
+    if len(y) and y.min() < IO_LOWEST:
+        y += IO_LOWEST - y.min()
+    return y
