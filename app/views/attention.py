@@ -13,7 +13,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
 from ..head_attention import HeadRequest
@@ -36,6 +36,19 @@ def tick_font() -> QFont:
     return font
 
 
+def spaced(ticks, pixels_per_unit: float, size, first: int = -1) -> list[tuple[int, str]]:
+    """The ticks [(position, text)] whose labels, `size(text)` pixels long along the axis and
+    centred on their position, do not overlap; the one at `first` is placed before the rest."""
+    placed: list[tuple[float, float]] = []
+    kept = []
+    for pos, text in sorted(ticks, key=lambda t: (t[0] != first, t[0])):
+        centre, half = pos * pixels_per_unit, size(text) / 2
+        if all(hi <= centre - half or lo >= centre + half for lo, hi in placed):
+            placed.append((centre - half, centre + half))
+            kept.append((pos, text))
+    return sorted(kept)
+
+
 class HeatMap:
     """One [query x key] image in a plot: token tick labels, the query row outlined."""
 
@@ -46,9 +59,10 @@ class HeatMap:
         plot.hideButtons()
         plot.setMenuEnabled(False)
         plot.getViewBox().setBackgroundColor(pg.mkColor(160, 160, 160, 90))  # later keys: masked
+        self.font = tick_font()
+        self.metrics = QFontMetrics(self.font)
         for side in ("left", "bottom"):
-            axis = plot.getAxis(side)
-            axis.setStyle(hideOverlappingLabels=True, tickLength=0, tickFont=tick_font())
+            plot.getAxis(side).setStyle(tickLength=0, tickFont=self.font, hideOverlappingLabels=False)
         plot.setLabel("left", "query")
         plot.setLabel("bottom", "key")
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -57,25 +71,44 @@ class HeatMap:
         plot.addItem(self.row)
         self.values: np.ndarray | None = None  # what is drawn, [query, column]
         self.first_key = 0  # the column of key 0 (1 with the sink drawn first)
+        self.labels: list[tuple[int, str]] = []
+        self.chosen = -1  # the outlined query row, whose labels are always shown
+        plot.getViewBox().sigResized.connect(self._place_labels)
 
     def show(self, values, tokens: list[str], sink: bool, levels) -> None:
         self.values, self.first_key = values, int(sink)
         n = len(tokens)
         self.image.setImage(values, levels=levels, autoLevels=False)
         self.image.setRect(QRectF(-0.5 - self.first_key, -0.5, values.shape[1], n))
-        labels = [(i, token_label(t, i)) for i, t in enumerate(tokens)]
-        self.plot.getAxis("left").setTicks([labels])
-        self.plot.getAxis("bottom").setTicks([([(-1, "sink")] if sink else []) + labels])
+        self.labels = [(i, token_label(t, i)) for i, t in enumerate(tokens)]
         self.plot.setRange(xRange=(-0.5 - self.first_key, n - 0.5), yRange=(-0.5, n - 0.5), padding=0)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """As many token labels as fit without overlapping at the plot's size (the chosen
+        token's first); hovering a cell names its tokens either way."""
+        if self.values is None:
+            return
+        box = self.plot.getViewBox()
+        n = len(self.values)
+        keys = ([(-1, "sink")] if self.first_key else []) + self.labels
+        width = lambda text: self.metrics.horizontalAdvance(text) + 6  # noqa: E731
+        height = lambda _text: self.metrics.height()  # noqa: E731
+        self.plot.getAxis("bottom").setTicks(
+            [spaced(keys, box.width() / (n + self.first_key), width, self.chosen)]
+        )
+        self.plot.getAxis("left").setTicks([spaced(self.labels, box.height() / n, height, self.chosen)])
 
     def clear(self) -> None:
-        self.values = None
+        self.values, self.labels = None, []
         self.image.clear()
         self.row.setData([], [])
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setTicks([[]])
 
     def outline(self, row: int) -> None:
+        self.chosen = row
+        self._place_labels()
         if self.values is None or not 0 <= row < len(self.values):
             self.row.setData([], [])
             return
@@ -148,8 +181,9 @@ class AttentionPanel(QWidget):
         self.qk_bar.setImageItem(self.qk.image)
         self.canvas.addItem(self.qk_bar, 0, 4)
         self.maps = (self.kept, self.full, self.qk)
-        for column in (0, 1, 3):
+        for column, m in zip((0, 1, 3), self.maps):
             self.canvas.ci.layout.setColumnStretchFactor(column, 1)
+            m.plot.setPreferredWidth(1)  # the stretch shares out the width equally
         self.caption = QLabel()
         self.caption.setTextFormat(Qt.RichText)
         self.caption.setWordWrap(True)
@@ -300,7 +334,8 @@ class AttentionPanel(QWidget):
         parts = [
             f"Rows: the query token; columns: the key it attends to; each row is the query's "
             f"softmax{sink}. Grey: later tokens, which a query cannot see. Outlined: the chosen "
-            f"token (click a row to choose another). Kept: q {kept(p.kept_q)} · k {kept(p.kept_k)}.",
+            f"token (click a row to choose another). Kept: q {kept(p.kept_q)} · k {kept(p.kept_k)}. "
+            f"The q·k map is one term of the scores; a row's softmax sees only how it varies across keys.",
         ]
         if p.qk_channels is not None and p.qk_channels[0] % d != p.qk_channels[1] % d:
             parts.append("<b>This q and k are different dimensions of the head: no term of its scores.</b>")

@@ -1,8 +1,13 @@
 """The Attention view: a circuit head's kept-q/k pattern beside the full one, recomputed when
 the prompt, the interventions or the circuit change."""
 
-import numpy as np
+from types import SimpleNamespace
 
+import numpy as np
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QToolTip
+
+from app.views.text import visible
 from core.attention_view import head_pattern, kept_channels
 from tests.app.conftest import settle
 
@@ -85,6 +90,16 @@ def test_a_q_or_k_node_opens_its_head_and_a_row_click_picks_the_token(window, qt
     s.set_position(1)
     ys = a.kept.row.getData()[1]
     assert min(ys) == 0.5 and max(ys) == 1.5
+    # Hovering a cell names its tokens and value; clicking a row chooses that token.
+    n = len(s.ids)
+    centre = a.full.plot.getViewBox().mapViewToScene(QPointF(0, n - 1))
+    assert a.full.cell_at(centre) == (n - 1, 0)
+    a._hover(centre)
+    tokens = [visible(t) for t in s.tokens()]
+    value = window.head_attention.pattern.full[n - 1, 0]
+    assert QToolTip.text() == f"query {tokens[-1]!r} ({n - 1}) → key {tokens[0]!r} (0): attention {value:.3f}"
+    a._clicked(SimpleNamespace(scenePos=lambda: centre))
+    assert s.position == n - 1
 
 
 def test_a_hidden_view_computes_nothing_until_shown(window, qtbot):
