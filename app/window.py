@@ -221,8 +221,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.training_dock, self.pruning_dock)
         self.tabifyDockWidget(self.pruning_dock, self.log_dock)
         self.tabifyDockWidget(self.log_dock, self.attention_dock)
-        # The outputs column runs the window's full height: its panels need ~500 px, and a
-        # bottom dock spanning under it could get no more than a fifth of a laptop's height.
+        # The outputs column runs the window's full height, the bottom docks beside it: that
+        # column needs ~500 px, and a bottom dock spanning under it got no more than a fifth
+        # of a laptop's height (the Pruning panel grew the window past a 768-pixel screen).
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         for dock in (self.training_dock, self.pruning_dock, self.log_dock, self.attention_dock):
             dock.hide()
@@ -318,8 +319,10 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in self.findChildren(QDockWidget):
             action = dock.toggleViewAction()
-            share = 0.5 if dock is self.attention_dock else 1 / 3
-            action.triggered.connect(lambda on, d=dock, f=share: on and self._show_dock(d, f))
+            if dock is self.attention_dock:
+                action.triggered.connect(lambda on: on and self.show_attention())
+            else:
+                action.triggered.connect(lambda on, d=dock: on and self._show_dock(d))
             view.addAction(action)
         view.addSeparator()
         self._action(view, "&Reset layout", self.reset_layout)

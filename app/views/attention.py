@@ -187,6 +187,14 @@ class AttentionPanel(QWidget):
         self.caption = QLabel()
         self.caption.setTextFormat(Qt.RichText)
         self.caption.setWordWrap(True)
+        self.caption.setToolTip(
+            "Rows are the query tokens, columns the keys each attends to; a row is that query's "
+            "softmax, and with a sink the first column is the share it puts on no token. The kept "
+            "pattern recomputes the scores from the circuit's kept q/k channels of this head, the "
+            "head's other q/k channels at their mean (as mean ablation has them) or zero. The q·k "
+            "map is one channel pair's term of the scores, q_i at the query times k_j at the key "
+            "over √d_head: a row's softmax sees only how it varies across keys."
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -330,17 +338,16 @@ class AttentionPanel(QWidget):
 
     def _caption(self, p, d: int) -> str:
         kept = lambda cs: ", ".join(str(c) for c in cs) or "none"  # noqa: E731
-        sink = " (the sink column: the share put on no token)" if p.sink_full is not None else ""
+        sink = ", the sink first" if p.sink_full is not None else ""
         parts = [
-            f"Rows: the query token; columns: the key it attends to; each row is the query's "
-            f"softmax{sink}. Grey: later tokens, which a query cannot see. Outlined: the chosen "
-            f"token (click a row to choose another). Kept: q {kept(p.kept_q)} · k {kept(p.kept_k)}. "
-            f"The q·k map is one term of the scores; a row's softmax sees only how it varies across keys.",
+            f"Each row: a query's softmax over the keys{sink}. Grey: later tokens, unseen. "
+            f"Outlined: the chosen token (click a row). Kept: q {kept(p.kept_q)} · k {kept(p.kept_k)}."
         ]
         if p.qk_channels is not None and p.qk_channels[0] % d != p.qk_channels[1] % d:
             parts.append("<b>This q and k are different dimensions of the head: no term of its scores.</b>")
-        if self.session.interventions:
-            parts.append(f"Under the {len(self.session.interventions)} active interventions.")
+        n = len(self.session.interventions)
+        if n:
+            parts.append(f"Under {n} intervention{'s' if n > 1 else ''}.")
         return "<small>" + " ".join(parts) + "</small>"
 
     def _outline(self) -> None:

@@ -70,7 +70,7 @@ def test_the_view_updates_after_an_ablation_and_its_undo(window, qtbot):
     np.testing.assert_allclose(full, as_drawn(p.full, p.sink_full), atol=1e-12)
     np.testing.assert_allclose(kept, as_drawn(p.kept, p.sink_kept), atol=1e-12)
     assert np.nanmax(np.abs(full - before[1])) > 1e-4 and np.nanmax(np.abs(kept - before[0])) > 1e-4
-    assert "Under the 2 active interventions" in window.attention.caption.text()
+    assert "Under 2 interventions" in window.attention.caption.text()
     s.undo_stack.undo()
     np.testing.assert_allclose(shown(window)[1], before[1], atol=1e-12)
 
@@ -124,3 +124,20 @@ def test_a_large_models_head_is_computed_in_a_worker(window, qtbot, monkeypatch)
         assert "computing" in window.attention.caption.text()
     p = expected(window, 0, 0)
     np.testing.assert_allclose(window.head_attention.pattern.full, p.full, atol=1e-12)
+
+
+def test_bottom_docks_fit_a_laptops_window_beside_the_outputs(window, menu_action, qtbot):
+    """At 90% of 1366x768 the Attention view gets half the height and the Pruning panel a
+    third, and neither grows the window (the outputs column needs ~500 px of its height)."""
+    settle(window)
+    window.resize(1229, 691)
+    qtbot.wait(50)
+    menu_action("View", "Attention").trigger()
+    qtbot.wait(50)
+    assert window.size().height() == 691
+    assert window.attention_dock.height() >= 0.4 * 691
+    assert window.attention.full.plot.getViewBox().height() >= 180
+    menu_action("Model", "Prune a circuit…").trigger()
+    qtbot.wait(50)
+    assert window.pruning_dock.isVisible() and window.size().height() == 691
+    assert window.graph.height() >= 0.3 * 691
