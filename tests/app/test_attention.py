@@ -55,6 +55,17 @@ def test_the_view_shows_a_circuit_heads_kept_pattern_beside_the_full_one(window,
     # The chosen token (the last) is outlined.
     ys = a.full.row.getData()[1]
     assert min(ys) == n - 1.5 and max(ys) == n - 0.5
+    # The other q/k channels at zero instead: the scores summed over the kept channels.
+    a.others_box.setCurrentIndex(a.others_box.findData("zero"))
+    a.others_box.activated.emit(a.others_box.currentIndex())
+    s = window.session
+    q, k = kept_channels(s.bench.model, s.circuit.nodes, 0, 0)
+    zero = head_pattern(s.bench.model, s.ids, 0, 0, q, k, (), None, "zero")
+    np.testing.assert_allclose(shown(window)[0], as_drawn(zero.kept, zero.sink_kept), atol=1e-12)
+    assert "others zero" in a.kept.plot.titleLabel.text
+    # Without a circuit the head stays, and no channel is kept.
+    s.set_circuit(None)
+    assert a.head_box.currentData() == (0, 0) and window.head_attention.pattern.kept_q == []
 
 
 def test_the_view_updates_after_an_ablation_and_its_undo(window, qtbot):
