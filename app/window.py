@@ -33,10 +33,12 @@ from .autosave import Autosave
 from .corpus_sampler import CorpusSampler
 from .file_menu import FileMenu
 from .graph_io import io_legend, io_summary
+from .head_attention import HeadAttention
 from .log import QtLogHandler
 from .session import Session
 from .settings import app_settings
 from .style import configure_plots
+from .views.attention import AttentionPanel
 from .views.graph import NEGATIVE, POSITIVE, UNMEASURED, GraphView
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
@@ -227,9 +229,17 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
         self.pruning_dock = self._dock("Pruning", self.pruning, Qt.BottomDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.BottomDockWidgetArea)
+        self.head_attention = HeadAttention(self.session, self)
+        self.attention = AttentionPanel(self.session, self.head_attention)
+        self.attention_dock = self._dock("Attention", self.attention, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.training_dock, self.pruning_dock)
         self.tabifyDockWidget(self.pruning_dock, self.log_dock)
-        for dock in (self.training_dock, self.pruning_dock, self.log_dock):
+        self.tabifyDockWidget(self.log_dock, self.attention_dock)
+        # The outputs column runs the window's full height, the bottom docks beside it: that
+        # column needs ~500 px, and a bottom dock spanning under it got no more than a fifth
+        # of a laptop's height (the Pruning panel grew the window past a 768-pixel screen).
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        for dock in (self.training_dock, self.pruning_dock, self.log_dock, self.attention_dock):
             dock.hide()
         self.training.model_ready.connect(self.files.open_model)
         self.pruning.circuit_ready.connect(self.session.set_circuit)
@@ -265,6 +275,8 @@ class MainWindow(QMainWindow):
         s.prompt_changed.connect(lambda: self.graph.set_can_patch(s.pair is not None))
         self.graph.restore_requested.connect(s.restore)
         self.inspector.node_link.connect(lambda node: s.select([node]))
+        self.graph.attention_requested.connect(self.show_attention)
+        self.inspector.attention_requested.connect(self.show_attention)
         self.mode_box.activated.connect(lambda i: s.set_graph_mode(self.mode_box.itemData(i)))
         # Dragging the slider over a large graph would re-paint its edges on every step:
         # the first step at once, then at most one every 80 ms.
@@ -328,20 +340,30 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in self.findChildren(QDockWidget):
             action = dock.toggleViewAction()
-            action.triggered.connect(lambda on, d=dock: on and self._show_dock(d))
+            if dock is self.attention_dock:
+                action.triggered.connect(lambda on: on and self.show_attention())
+            else:
+                action.triggered.connect(lambda on, d=dock: on and self._show_dock(d))
             view.addAction(action)
         view.addSeparator()
         self._action(view, "&Reset layout", self.reset_layout)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Sparse Circuits", self.about)
 
-    def _show_dock(self, dock: QDockWidget) -> None:
-        """Show a dock in front of its tab group; a bottom dock takes a third of the height,
-        so the graph keeps most of the window."""
+    def _show_dock(self, dock: QDockWidget, share: float = 1 / 3) -> None:
+        """Show a dock in front of its tab group; a bottom dock takes a third of the height
+        (or `share` of it), so the graph keeps most of the window."""
         dock.show()
         dock.raise_()
         if self.dockWidgetArea(dock) == Qt.BottomDockWidgetArea:
-            self.resizeDocks([dock], [max(200, self.height() // 3)], Qt.Vertical)
+            self.resizeDocks([dock], [max(200, int(self.height() * share))], Qt.Vertical)
+
+    def show_attention(self, node: str | None = None) -> None:
+        """The Attention view, of the head of `node` (an attn.q / k / v node) if given; it takes
+        half the height, the heatmaps needing rows for the prompt's tokens."""
+        if node is not None:
+            self.attention.show_node_head(node)
+        self._show_dock(self.attention_dock, share=0.5)
 
     def say(self, text: str, timeout_ms: int = 0) -> None:
         """A message in the status bar, kept in the Log too (once, while it stays shown)."""
@@ -625,6 +647,7 @@ class MainWindow(QMainWindow):
         self.pruning.stop()
         self.effects.shutdown()
         self.edge_effects.shutdown()
+        self.head_attention.stop()
         self.sampler.stop()
         self.session.stop_jobs()
         self.autosave.discard()  # a clean exit: nothing to restore next time

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QMenu, QToolTip
 
+from core.attention_view import HEAD_LOCATIONS
 from core.topology import LABEL, LOCATIONS, Node
 
 from .edge_raster import EdgeRaster
@@ -60,6 +61,7 @@ class GraphView(pg.PlotWidget):
     restore_requested = Signal(list)
     position_hint = Signal(str)
     io_clicked = Signal(str)  # an input's or output's name (they are not model nodes)
+    attention_requested = Signal(str)  # an attn.q / attn.k / attn.v node: show its head
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -560,4 +562,8 @@ class GraphView(pg.PlotWidget):
         restore = menu.addAction("Restore", lambda: self.restore_requested.emit(targets))
         ablated = self.ablated_nodes if kind == "node" else self.ablated_edges
         restore.setEnabled(any(t in ablated for t in targets))
+        node = targets[0]
+        if kind == "node" and len(targets) == 1 and Node.parse(node).location in HEAD_LOCATIONS:
+            menu.addSeparator()
+            menu.addAction("Attention of this head…", lambda: self.attention_requested.emit(node))
         return menu

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from core.attention_view import HEAD_LOCATIONS
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 from core.topology import Node
 
@@ -42,6 +43,7 @@ def token_html(tokens, values, focus=None, scale=None, paper=(255, 255, 255), in
 
 class NodeInspector(QScrollArea):
     node_link = Signal(str)
+    attention_requested = Signal(str)  # an attn.q / attn.k / attn.v node: show its head
 
     def _colours(self) -> tuple[tuple[int, int, int], str]:
         """(paper, ink) of the current colour scheme, for shaded tokens."""
@@ -59,6 +61,7 @@ class NodeInspector(QScrollArea):
         self.layout_ = QVBoxLayout(body)
         self.title = QLabel("<i>Click a node in the graph to inspect it.</i>")
         self.title.setTextFormat(Qt.RichText)
+        self.title.linkActivated.connect(self.attention_requested.emit)
         self.annotation = AnnotationEditor(session)
         self.prompt_acts = self._rich_label()
         self.histogram = pg.PlotWidget(title="activation over the corpus")
@@ -104,7 +107,10 @@ class NodeInspector(QScrollArea):
         location, index = n.site, n.index
         ablated = self.session.ablated(node)
         state = f" &nbsp;<span style='color:#b00'>ablated ({ablated.mode})</span>" if ablated else ""
-        self.title.setText(f"<h3 style='margin:0'>{node}</h3>{location}, channel {index}{state}")
+        head = ""
+        if n.location in HEAD_LOCATIONS:
+            head = f"<br><a href='{node}'>Attention of this head…</a>"
+        self.title.setText(f"<h3 style='margin:0'>{node}</h3>{location}, channel {index}{state}{head}")
         self.refresh_prompt()
         self._show_corpus(node)
         self._show_edges(node)
