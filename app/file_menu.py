@@ -33,6 +33,12 @@ class FileMenu(QObject):
         add(menu, "Open &circuit…", self.open_circuit, "Ctrl+Shift+O")
         add(menu, "&Browse OpenAI circuits…", self.browse_viz)
         add(menu, "Open &workspace…", lambda: self.open_workspace())
+        add(menu, "Compare &with circuit…", lambda: self.compare_with())
+        self.stop_comparing_action = add(menu, "Stop comparing", self.session.stop_comparing)
+        self.stop_comparing_action.setEnabled(False)
+        self.session.comparison_changed.connect(
+            lambda: self.stop_comparing_action.setEnabled(self.session.comparison is not None)
+        )
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.setToolTipsVisible(True)
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_shown)
@@ -104,6 +110,25 @@ class FileMenu(QObject):
         if path:  # a viz_data.pt opens in the background: failures come through job_failed
             done = lambda: self._done("circuit", path, "Opened the circuit")  # noqa: E731
             self.guard("open the circuit", self.session.open_circuit, path, done)
+
+    def compare_with(self, path=None) -> None:
+        """A second circuit of this model, overlaid on the open one in the graph."""
+        if self.session.circuit is None:
+            QMessageBox.information(self.window, "No circuit", "Open or prune a circuit to compare first.")
+            return
+        path = (
+            path
+            or QFileDialog.getOpenFileName(
+                self.window, "Compare with a circuit", self.start_in("circuit"), "Circuit (*.json *.pt)"
+            )[0]
+        )
+        if path:
+
+            def done():
+                self.remember_folder("circuit", path)
+                self.window.say(f"Comparing with {path}", 5000)
+
+            self.guard("compare with the circuit", self.session.compare_with, path, done)
 
     def browse_viz(self, root=None) -> VizBrowser | None:
         """OpenAI's published circuits under a folder (its viz/ tree), to pick one to open."""

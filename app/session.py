@@ -15,12 +15,14 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.ablation import NO_SOURCE
 from core.circuit import Circuit
+from core.compare import Comparison, compare
 from core.fileio import FileFormatError
 from core.interventions import Intervention, needs_source
+from core.openai_viz import find_model_dir
 from core.outputs import ExampleScores, Prediction, predict, score_examples
 from core.pipelines.events import CircuitOpened, ModelOpened, Progress, Status
 from core.pipelines.opening import open_viz_circuit, open_workbench
-from core.provenance import check_circuit_fits
+from core.provenance import CircuitMismatch, check_circuit_fits
 from core.script import python_script
 from core.tasks import BUILTIN_TASKS, Example, get_task
 from core.workbench import Workbench, default_model_dir, resolve_model_path
@@ -64,6 +66,7 @@ class Session(QObject):
     graph_changed = Signal()
     task_changed = Signal()
     scores_changed = Signal()  # the task's examples were scored (`scores`)
+    comparison_changed = Signal()  # a circuit to compare with was opened, or comparing ended
     # A model being opened in the background: what is being done, steps done, of all (0: not
     # known); `job_done` when it is over, `job_failed` (what, why) when it failed.
     job_progress = Signal(str, int, int)
@@ -75,6 +78,10 @@ class Session(QObject):
         self.bench: Workbench | None = None
         self.circuit: Circuit | None = None
         self.circuit_path: str | None = None  # None: pruned here and not saved yet
+        # A second circuit of this model, compared with the open one (A): B, and where it is.
+        self.compared: Circuit | None = None
+        self.compared_path: str | None = None  # None: kept inline (one of OpenAI's, converted)
+        self.comparison: Comparison | None = None
         self.task = None
         self.example: Example | None = None
         self.pair: Example | None = None  # the example's twin: what patches take values from
@@ -187,6 +194,7 @@ class Session(QObject):
     def _install(self, bench: Workbench) -> None:
         self.bench = bench
         self.circuit = self.circuit_path = None
+        self.compared = self.compared_path = self.comparison = None  # the old model's
         self.interventions = []
         self.selection = []
         self.annotations = {}  # another model's channels
@@ -250,6 +258,7 @@ class Session(QObject):
 
     def set_circuit(self, circuit: Circuit | None, path: str | None = None) -> None:
         self.circuit, self.circuit_path = circuit, path
+        self._update_comparison()
         if circuit is not None and self._take_annotations(circuit.extra.get("annotations")):
             self.annotations_changed.emit()
         self.rebuild_graph()
@@ -259,6 +268,59 @@ class Session(QObject):
             except ValueError:
                 pass
         self.circuit_changed.emit()
+
+    # ---- comparing two circuits ------------------------------------------------------------
+
+    def compare_with(self, path, then=None) -> None:
+        """Compare the open circuit with another of this model's: a circuit file, here and
+        now, or one of OpenAI's viz_data.pt files, in the background (failures come through
+        `job_failed`). A circuit of another model is refused (CircuitMismatch)."""
+        if self.bench is None or self.circuit is None:
+            raise ValueError("open a circuit first: it is compared with the one chosen")
+        if str(path).endswith(".pt"):
+            model_dir = find_model_dir(Path(path))
+            if model_dir is not None and Path(self.bench.checkpoint.path).resolve() != model_dir:
+                raise CircuitMismatch(
+                    f"{path}: the circuit belongs to the model {model_dir}, not to {self.bench.ref}"
+                )
+
+            def install(opened: CircuitOpened):
+                self.set_compared(opened.circuit, None)
+                if then is not None:
+                    then()
+
+            bench = self.bench
+            make = lambda: open_viz_circuit(path, bench)  # noqa: E731
+            self._start_opening(path, install, "compare with the circuit", make=make)
+            return
+        circuit = Circuit.load(path)
+        self._check_fits(circuit, path)
+        self.set_compared(circuit, str(path))
+        if then is not None:
+            then()
+
+    def set_compared(self, circuit: Circuit | None, path: str | None = None) -> None:
+        self.compared, self.compared_path = circuit, path
+        self._update_comparison()
+        self.rebuild_graph()  # the graph shows both circuits' nodes
+
+    def stop_comparing(self) -> None:
+        if self.compared is not None:
+            self.set_compared(None)
+
+    def _update_comparison(self) -> None:
+        old = self.comparison
+        both = self.circuit is not None and self.compared is not None
+        self.comparison = compare(self.circuit, self.compared) if both else None
+        if old is not None or self.comparison is not None:
+            self.comparison_changed.emit()
+
+    def graph_circuit_nodes(self) -> list[str]:
+        """The nodes the circuit view shows: the circuit's, and the compared one's too."""
+        if self.comparison is None:
+            return self.circuit.nodes
+        c = self.comparison
+        return c.shared_nodes + c.only_a_nodes + c.only_b_nodes
 
     def set_task(self, task) -> None:
         """The current task: its first held-out example becomes the prompt, and its examples
@@ -311,14 +373,16 @@ class Session(QObject):
         model, circuit = self.bench.model, self.circuit
         mode = self.graph_mode if circuit is not None else "model"
 
+        shown = self.graph_circuit_nodes() if circuit is not None else []
+
         def nodes() -> list[str]:
             if mode == "circuit":
-                return circuit.nodes
+                return shown
             if mode == "neighbours":
-                return neighbourhood(model, circuit.nodes)
+                return neighbourhood(model, shown)
             return model.topology.all_nodes()
 
-        small = len(circuit.nodes) if mode == "circuit" else model.topology.n_nodes
+        small = len(shown) if mode == "circuit" else model.topology.n_nodes
         if small <= INLINE_GRAPH_NODES:
             self._set_graph(build_graph(model, nodes()))
         else:
@@ -582,6 +646,8 @@ class Session(QObject):
             list(self.selection),
             {node: dict(a) for node, a in self.annotations.items()},
             self.pair,
+            self.compared,
+            self.compared_path,
         )
 
     def restore_workspace(self, ws: Workspace, source: str) -> None:
@@ -624,9 +690,16 @@ class Session(QObject):
 
     def _apply_workspace(self, ws: Workspace, bench: Workbench, source: str) -> None:
         check_against_model(ws, bench.model, bench.tokenizer, source)
+        if ws.compared is not None:
+            try:
+                check_circuit_fits(ws.compared, bench.model, bench.fingerprint, bench.ref, "the circuit")
+            except CircuitMismatch as e:
+                raise FileFormatError(f"{source}: field 'comparison': {e}") from None
         model_changed = bench is not self.bench
         self.bench = bench
         self.circuit, self.circuit_path = ws.circuit, ws.circuit_path
+        self.compared, self.compared_path = ws.compared, ws.compared_path
+        self._update_comparison()
         self.task = BUILTIN_TASKS[ws.task] if ws.task else None
         self._twins = self.task.twins(N_EXAMPLES, "heldout") if self.task is not None else {}
         self.graph_mode = ws.graph_mode

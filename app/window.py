@@ -30,6 +30,7 @@ from core.verdicts import CHECKS, judge, overall
 
 from .ablation_effects import AblationEffects
 from .autosave import Autosave
+from .class_sampler import ClassSampler
 from .corpus_sampler import CorpusSampler
 from .file_menu import FileMenu
 from .graph_io import io_legend, io_summary
@@ -39,7 +40,9 @@ from .session import Session
 from .settings import app_settings
 from .style import configure_plots
 from .views.attention import AttentionPanel
+from .views.comparison import ComparisonBar
 from .views.graph import NEGATIVE, POSITIVE, UNMEASURED, GraphView
+from .views.graph_overlay import comparison_overlay, legend_html
 from .views.inspector import NodeInspector
 from .views.interventions import InterventionsPanel
 from .views.log import LogPanel
@@ -147,6 +150,7 @@ class MainWindow(QMainWindow):
         self.effects = AblationEffects(self.session, self)
         self.edge_effects = AblationEffects(self.session, self, kind="edge")
         self.sampler = CorpusSampler(self.session, self)
+        self.class_sampler = ClassSampler(self.session, self)
         self.files = FileMenu(self)
         self.setWindowTitle("Sparse Circuits")
         self.graph = GraphView()
@@ -206,6 +210,8 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.summary)
+        self.comparison_bar = ComparisonBar(self.session)
+        layout.addWidget(self.comparison_bar)
         layout.addWidget(bar)
         layout.addWidget(self.graph, 1)
         self.legend = QLabel()
@@ -218,7 +224,7 @@ class MainWindow(QMainWindow):
 
         self.outputs = OutputsPanel(self.session)
         self.interventions = InterventionsPanel(self.session)
-        self.inspector = NodeInspector(self.session, self.sampler)
+        self.inspector = NodeInspector(self.session, self.sampler, self.class_sampler)
         self.inspector.setMinimumWidth(240)
         outputs = self._dock("Outputs", self.outputs, Qt.RightDockWidgetArea)
         ivs = self._dock("Interventions", self.interventions, Qt.RightDockWidgetArea)
@@ -261,6 +267,7 @@ class MainWindow(QMainWindow):
 
         s = self.session
         s.graph_changed.connect(self._on_graph_changed)
+        s.comparison_changed.connect(self._update_legend)
         s.predictions_changed.connect(self._recolour)
         s.interventions_changed.connect(self._on_interventions)
         s.selection_changed.connect(lambda: self.graph.set_selection(s.selection))
@@ -399,7 +406,8 @@ class MainWindow(QMainWindow):
             s.graph,
             current.activations if current else None,
             current.position if current else 0,
-            s.graph_io(),
+            io=s.graph_io(),
+            overlay=comparison_overlay(s.graph, s.comparison),
         )
         self._on_threshold(self.threshold.value())
         self._update_legend()
@@ -499,6 +507,13 @@ class MainWindow(QMainWindow):
 
         e, edge = self.effects, self.edge_effects
         mode = self.session.graph_mode if self.session.circuit is not None else None
+        if self.session.comparison is not None:
+            self.legend.setText(
+                f"<small>Nodes and edges: {legend_html(self.session.comparison, swatch)} &nbsp; "
+                f"╍╍ ablated &nbsp; ✕ ablated &nbsp; "
+                f"<span style='color:rgb(255,170,0)'>◯</span> selected</small>"
+            )
+            return
         nodes = (
             f"ablation effect on the {e.metric} when the node alone is mean-ablated"
             if e.effects is not None
@@ -649,6 +664,7 @@ class MainWindow(QMainWindow):
         self.edge_effects.shutdown()
         self.head_attention.stop()
         self.sampler.stop()
+        self.class_sampler.stop()
         self.session.stop_jobs()
         self.autosave.discard()  # a clean exit: nothing to restore next time
         self.settings.setValue("geometry", self.saveGeometry())

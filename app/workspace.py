@@ -9,7 +9,9 @@ JSON: {"format": "sparse-circuits-workspace", "version": 1,
        "position": token index (-1 for an empty prompt),
        "graph": {"mode": "circuit" | "neighbours" | "model", "edge_threshold": 0-100,
                  "selection": [node]},
-       "annotations": {node: {"label", "note"}}}  (optional: files before it lack it)
+       "annotations": {node: {"label", "note"}},  (optional: files before it lack it)
+       "comparison": null, {"path": circuit file} or {"inline": circuit JSON}}  (optional:
+           the circuit compared with the open one)
 
 The checks are pydantic models (WorkspaceFile below); every error is one FileFormatError line
 that names the file and the field: `w.json: field 'interventions[0].mode': must be mean, zero or
@@ -56,14 +58,11 @@ class Workspace:
     selection: list[str] = field(default_factory=list)
     annotations: dict[str, dict] = field(default_factory=dict)  # node -> {"label", "note"}
     pair: Example | None = None  # the example's twin: the prompt patches take values from
+    compared: Circuit | None = None  # the circuit compared with `circuit`
+    compared_path: str | None = None  # None: stored inline
 
     def to_dict(self) -> dict:
-        if self.circuit is None:
-            circuit = None
-        elif self.circuit_path:
-            circuit = {"path": self.circuit_path}
-        else:
-            circuit = {"inline": self.circuit.to_dict()}
+        circuit = _circuit_ref(self.circuit, self.circuit_path)
         example = (
             {"correct": self.example.correct, "incorrect": self.example.incorrect}
             if self.example is not None
@@ -87,7 +86,14 @@ class Workspace:
                 "selection": list(self.selection),
             },
             "annotations": {node: dict(a) for node, a in self.annotations.items()},
+            "comparison": _circuit_ref(self.compared, self.compared_path),
         }
+
+
+def _circuit_ref(circuit: Circuit | None, path: str | None) -> dict | None:
+    if circuit is None:
+        return None
+    return {"path": path} if path else {"inline": circuit.to_dict()}
 
 
 def save_workspace(path, workspace: Workspace) -> None:
@@ -171,6 +177,7 @@ class WorkspaceFile(Strict):
     position: int
     graph: GraphEntry
     annotations: dict[NodeName, AnnotationEntry] = {}
+    comparison: CircuitRef | None = None
 
 
 def load_workspace(path) -> Workspace:
@@ -182,15 +189,8 @@ def load_workspace(path) -> Workspace:
 def workspace_from_dict(data: dict, source: str) -> Workspace:
     """A workspace from its JSON, or a FileFormatError naming `source` and the field."""
     f = validated(WorkspaceFile, data, source)
-    circuit = circuit_path = None
-    if f.circuit is not None and f.circuit.path is not None:
-        circuit_path = f.circuit.path
-        try:
-            circuit = Circuit.load(circuit_path)
-        except FileFormatError as e:
-            raise FileFormatError(f"{source}: field 'circuit.path': {e}") from None
-    elif f.circuit is not None:
-        circuit = Circuit.from_validated(f.circuit.inline)
+    circuit, circuit_path = _read_circuit(f.circuit, "circuit", source)
+    compared, compared_path = _read_circuit(f.comparison, "comparison", source)
     example = pair = None
     if f.example is not None:
         example = Example(f.prompt, f.example.correct, f.example.incorrect)
@@ -211,7 +211,20 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
         list(f.graph.selection),
         {node: {"label": a.label, "note": a.note} for node, a in f.annotations.items()},
         pair,
+        compared,
+        compared_path,
     )
+
+
+def _read_circuit(ref: CircuitRef | None, name: str, source: str) -> tuple[Circuit | None, str | None]:
+    if ref is None:
+        return None, None
+    if ref.path is None:
+        return Circuit.from_validated(ref.inline), None
+    try:
+        return Circuit.load(ref.path), ref.path
+    except FileFormatError as e:
+        raise FileFormatError(f"{source}: field '{name}.path': {e}") from None
 
 
 def node_in_model(model, node: str) -> bool:
@@ -228,10 +241,10 @@ def check_against_model(workspace: Workspace, model, tokenizer, source: str) -> 
     def fail(name, problem):
         raise FileFormatError(f"{source}: field '{name}': {problem}")
 
-    if workspace.circuit is not None:
-        for node in workspace.circuit.nodes:
+    for name, circuit in (("circuit", workspace.circuit), ("comparison", workspace.compared)):
+        for node in circuit.nodes if circuit is not None else ():
             if not node_in_model(model, node):
-                fail("circuit", f"node {node!r} is not in the model")
+                fail(name, f"node {node!r} is not in the model")
     for i, iv in enumerate(workspace.interventions):
         ends = [iv.target] if iv.kind == "node" else list(iv.target.partition("->")[::2])
         for node in ends:

@@ -326,12 +326,19 @@ class FileTask(Task):
         object.__setattr__(self, "fixed", fixed)
         super().__init__(name, description, lambda rng: rng.choice(fixed))
 
-    def examples(self, n: int, split: str = "train", seed: int = 0) -> list[Example]:
+    def groups(self, split: str = "train") -> list[list[Example]]:
+        """The split's lines: each one example, or a pair (the line's prompt first)."""
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be train or heldout, got {split!r}")
         cut = int(0.8 * len(self.fixed)) if len(self.fixed) >= 5 else len(self.fixed)
-        chosen = self.fixed[:cut] if split == "train" else (self.fixed[cut:] or self.fixed)
-        return [e for group in chosen for e in group][:n]
+        return self.fixed[:cut] if split == "train" else (self.fixed[cut:] or self.fixed)
+
+    def examples(self, n: int, split: str = "train", seed: int = 0) -> list[Example]:
+        return [e for group in self.groups(split) for e in group][:n]
+
+    def pairs(self, n: int, split: str = "train", seed: int = 0) -> list[Pair]:
+        """The split's first n lines that have a twin, as pairs."""
+        return [Pair(*group) for group in self.groups(split) if len(group) == 2][:n]
 
     def twins(self, n: int, split: str = "train", seed: int = 0) -> dict[Example, Example]:
         """The examples written with a "pair", each with its twin (a line without one has none)."""

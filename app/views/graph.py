@@ -21,6 +21,9 @@ from core.topology import LABEL, LOCATIONS, Node
 
 from .edge_raster import EdgeRaster
 from .graph_layout import GraphData
+from .graph_overlay import COLOURS as OVERLAY_COLOURS
+from .graph_overlay import NAMES as OVERLAY_NAMES
+from .graph_overlay import Overlay, overlay_edge_layers
 from .io_items import IOItems
 
 N_COLOURS = 11  # like ColorBrewer's diverging schemes, which stop at 11 classes
@@ -99,6 +102,17 @@ class GraphView(pg.PlotWidget):
             self.addItem(item)
             self.node_items.append(item)
         self.colour_index = np.zeros(0, dtype=np.int64)  # per node, into the palette
+        # A colour override (the comparison of two circuits): nodes and edges by class.
+        self.overlay: Overlay | None = None
+        self.overlay_items = []
+        for rgb in OVERLAY_COLOURS:
+            item = pg.ScatterPlotItem(
+                size=11, pen=pg.mkPen(60, 60, 60, 160), brush=pg.mkBrush(*rgb), pxMode=True
+            )
+            item.setZValue(10)
+            item.setVisible(False)
+            self.addItem(item)
+            self.overlay_items.append(item)
         self._drawn_graph = None  # the graph whose nodes the items hold
         self.cross_item = pg.ScatterPlotItem(
             size=13, symbol="x", pen=None, brush=pg.mkBrush(30, 30, 30), pxMode=True
@@ -130,10 +144,12 @@ class GraphView(pg.PlotWidget):
 
     # ---- content ---------------------------------------------------------------------------
 
-    def set_graph(self, graph: GraphData, activations=None, position: int = 0, io=None) -> None:
-        """Draw a graph, its nodes coloured by `activations` (see set_activations), with its
+    def set_graph(self, graph: GraphData, activations=None, position: int = 0, io=None, overlay=None) -> None:
+        """Draw a graph, its nodes coloured by `activations` (see set_activations), or by
+        `overlay` (graph_overlay.Overlay: nodes and edges by class) when one is given, with its
         inputs and outputs `io` (app/graph_io.py's GraphIO; None: none)."""
         self.graph = graph
+        self.overlay = overlay
         self.io_items.set(graph, io)
         self._hovered = None
         self.hover_item.setData(np.zeros(0), np.zeros(0))
@@ -285,6 +301,10 @@ class GraphView(pg.PlotWidget):
             self.edge_raster.set_layers([])
             return
         threshold, background = self.threshold, self.background_rgb()
+        if self.overlay is not None:
+            classes = self.overlay.edge_class
+            self.edge_raster.set_layers(lambda: overlay_edge_layers(g, threshold, classes), len(g.src))
+            return
         effects = self._edge_effect_values()
         # A large graph's layers are worked out by the painter threads, not here.
         self.edge_raster.set_layers(lambda: self.edge_layers(g, threshold, background, effects), len(g.src))
@@ -343,6 +363,15 @@ class GraphView(pg.PlotWidget):
         g = self.graph
         if g is None:
             return
+        for k, item in enumerate(self.overlay_items):
+            on = self.overlay is not None and bool((self.overlay.node_class == k).any())
+            _set_points(item, g.pos[self.overlay.node_class == k] if on else np.zeros((0, 2)))
+            item.setVisible(on)
+        if self.overlay is not None:
+            for item in self.node_items:
+                item.setVisible(False)
+            self._drawn_graph = None  # the palette's items are redrawn in full after
+            return
         values = self.values if self.effects is None else self._effect_values()
         colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1).astype(np.int64)
         if self._drawn_graph is g and len(colour) == len(self.colour_index):
@@ -358,6 +387,8 @@ class GraphView(pg.PlotWidget):
 
     def node_colours(self) -> list[tuple[int, int, int, int]]:
         """Each node's fill colour (RGBA), in the graph's node order."""
+        if self.overlay is not None:
+            return [(*OVERLAY_COLOURS[k], 255) for k in self.overlay.node_class]
         rgba = [b.color().getRgb() for b in self.palette_brushes]
         return [rgba[c] for c in self.colour_index]
 
@@ -471,6 +502,8 @@ class GraphView(pg.PlotWidget):
         if name in self.ablated_nodes:
             patched = name in self.patched
             text += "<br><i>patched from the paired prompt</i>" if patched else "<br><i>ablated</i>"
+        if self.overlay is not None:
+            text += f"<br>compared: {OVERLAY_NAMES[self.overlay.node_class[i]]}"
         return text
 
     def describe_edge(self, e: int) -> str:

@@ -1,4 +1,5 @@
-"""The node inspector: what one node does on this prompt and over the corpus."""
+"""The node inspector: what one node does on this prompt, over the corpus, and on the current
+task's two classes."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 from core.attention_view import HEAD_LOCATIONS
 from core.node_stats import examples_by_bin, node_values, top_tokens_for_channel
 from core.topology import Node
 
 from .annotation_editor import AnnotationEditor
+from .by_class import ByClassView
 from .text import visible
 
 
@@ -50,7 +52,7 @@ class NodeInspector(QScrollArea):
         base = self.palette().color(QPalette.Base)
         return (base.red(), base.green(), base.blue()), self.palette().color(QPalette.Text).name()
 
-    def __init__(self, session, sampler, parent=None):
+    def __init__(self, session, sampler, class_sampler, parent=None):
         super().__init__(parent)
         self.session = session
         self.sampler = sampler  # an app.corpus_sampler.CorpusSampler
@@ -71,7 +73,18 @@ class NodeInspector(QScrollArea):
         self.examples = self._rich_label()
         self.edges = self._rich_label()
         self.edges.linkActivated.connect(self.node_link.emit)
-        for w in (self.title, self.annotation, self.prompt_acts, self.histogram, self.examples, self.edges):
+        self.by_class = ByClassView(session, class_sampler)
+        self.tabs = QTabWidget()
+        corpus = QWidget()
+        corpus_layout = QVBoxLayout(corpus)
+        corpus_layout.setContentsMargins(0, 4, 0, 0)
+        corpus_layout.addWidget(self.histogram)
+        corpus_layout.addWidget(self.examples)
+        self.tabs.addTab(corpus, "Over the corpus")
+        self.tabs.addTab(self.by_class, "By class")
+        self.tabs.currentChanged.connect(self._fit_tab)
+        self._fit_tab()
+        for w in (self.title, self.annotation, self.prompt_acts, self.tabs, self.edges):
             self.layout_.addWidget(w)
         self.layout_.addStretch()
         self.setWidget(body)
@@ -90,6 +103,14 @@ class NodeInspector(QScrollArea):
         label.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.LinksAccessibleByMouse)
         return label
 
+    def _fit_tab(self) -> None:
+        """The tabs take the height of the page shown, not of the tallest page."""
+        for i in range(self.tabs.count()):
+            shown = i == self.tabs.currentIndex()
+            policy = QSizePolicy.Preferred if shown else QSizePolicy.Ignored
+            self.tabs.widget(i).setSizePolicy(policy, policy)
+        self.tabs.adjustSize()
+
     def _on_selection(self) -> None:
         sel = self.session.selection
         self.show_node(sel[-1] if sel else None)
@@ -97,6 +118,7 @@ class NodeInspector(QScrollArea):
     def show_node(self, node: str | None) -> None:
         self.node = node
         self.annotation.show_node(node)
+        self.by_class.show_node(node)
         if node is None:
             self.title.setText("<i>Click a node in the graph to inspect it.</i>")
             for w in (self.prompt_acts, self.examples, self.edges):

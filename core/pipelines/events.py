@@ -29,6 +29,7 @@ __all__ = [
     "TokensSampled",
     "SampleProgress",
     "NodesSampled",
+    "ClassesSampled",
     "TrainEvent",
     "PruneEvent",
 ]
@@ -123,5 +124,12 @@ class SampleProgress:
 @dataclass(frozen=True)
 class NodesSampled:
     """Activations over the sampled tokens: node -> [n_seq, seq_len] float16."""
+
+    values: dict
+
+
+@dataclass(frozen=True)
+class ClassesSampled:
+    """Nodes' activations on a task's two classes: node -> core.class_stats.ClassActivations."""
 
     values: dict
