@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.window import MainWindow
 from core.data.sources import TrainingData
+from core.node_stats import node_activations
 from tests.app.conftest import settle
 
 
@@ -21,6 +22,16 @@ def window(qtbot, default_model, small_stream, tokenizer, monkeypatch, tmp_path)
         lambda corpus=None, tokenizer=None: TrainingData(small_stream, tokenizer_, "test corpus"),
     )
     tokenizer_ = tokenizer
+    # The test corpus is one batch, sampled in a few ms: too quick to be caught running. One
+    # sequence a batch, each taking a while, is the long sample of a big corpus or model.
+    import core.pipelines.sampling
+
+    def slow_activations(model, ids, nodes):
+        for item in node_activations(model, ids, nodes, batch_size=1):
+            time.sleep(0.02)
+            yield item
+
+    monkeypatch.setattr(core.pipelines.sampling, "node_activations", slow_activations)
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
