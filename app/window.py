@@ -52,6 +52,10 @@ from .views.training import TrainingPanel
 
 log = logging.getLogger(__name__)
 
+GROUP_LEGEND = (
+    " &nbsp;·&nbsp; ■ zoomed out: a head, or a location's channels together (its strongest member's "
+    "colour; edges between them summed). Zoom in or click one to see its channels"
+)
 GRAPH_MODES = [("circuit", "Circuit"), ("neighbours", "Circuit + neighbours"), ("model", "Whole model")]
 
 
@@ -268,6 +272,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.graph_changed.connect(self._on_graph_changed)
         s.comparison_changed.connect(self._update_legend)
+        self.graph.detail_changed.connect(self._update_legend)
         s.predictions_changed.connect(self._recolour)
         s.interventions_changed.connect(self._on_interventions)
         s.selection_changed.connect(lambda: self.graph.set_selection(s.selection))
@@ -462,8 +467,7 @@ class MainWindow(QMainWindow):
             self.say(f"No node named or labelled {text!r} in the graph shown", 5000)
             return
         self.session.select(found)
-        x, y = g.pos[index[found[0]]]
-        self.graph.getViewBox().setRange(xRange=(x - 0.15, x + 0.15), yRange=(y - 1.5, y + 1.5))
+        self.graph.show_node(found[0])
         if len(found) > 1:
             self.say(f"{len(found)} nodes labelled {text!r}: selected", 5000)
 
@@ -535,7 +539,7 @@ class MainWindow(QMainWindow):
             f"Nodes: {nodes}: {swatch(NEGATIVE, '−')} {swatch((200, 200, 200), '0')} "
             f"{swatch(POSITIVE, '+')} &nbsp; ✕ ablated &nbsp; "
             f"<span style='color:rgb(255,170,0)'>◯</span> selected"
-            f"{io_legend(self.graph.io_items.io, mode)}</small>"
+            f"{io_legend(self.graph.io_items.io, mode)}{GROUP_LEGEND if self.graph.detail else ''}</small>"
         )
 
     def _on_io_clicked(self, name: str) -> None:

@@ -1,5 +1,8 @@
 """The circuit graph: nodes by layer and location, edges by sign and weight, live colours.
 
+A large graph is drawn at the level of detail its zoom allows (graph_lod: heads and
+locations, opening into channels as the user zooms in).
+
 Drawing stays cheap: edges are drawn in layers (by sign and weight bucket) into one cached
 image (EdgeRaster: antialiased strokes for a small graph, opaque hairlines for a large one),
 nodes into one ScatterPlotItem per palette colour, and hover or selection highlights are small
@@ -21,6 +24,16 @@ from core.topology import LABEL, LOCATIONS, Node
 
 from .edge_raster import EdgeRaster
 from .graph_layout import GraphData
+from .graph_lod import (
+    LOD_MIN_NODES,
+    Detail,
+    Groups,
+    build_groups,
+    detail,
+    expanded_cells,
+    group_values,
+    zoom_to_open,
+)
 from .graph_overlay import COLOURS as OVERLAY_COLOURS
 from .graph_overlay import NAMES as OVERLAY_NAMES
 from .graph_overlay import Overlay, overlay_edge_layers
@@ -52,6 +65,11 @@ def faded(rgb, strength: float, background) -> tuple[int, int, int]:
     return tuple(int(bg + strength * (c - bg)) for c, bg in zip(rgb, background))
 
 
+def colour_indices(values: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] -> indices into the diverging palette."""
+    return np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1).astype(np.int64)
+
+
 def _set_points(item: pg.ScatterPlotItem, pos: np.ndarray) -> None:
     """Markers at `pos` [N, 2]; none to none is skipped (pyqtgraph spends ~2 ms on it)."""
     if len(pos) or len(item.data):
@@ -65,6 +83,7 @@ class GraphView(pg.PlotWidget):
     position_hint = Signal(str)
     io_clicked = Signal(str)  # an input's or output's name (they are not model nodes)
     attention_requested = Signal(str)  # an attn.q / attn.k / attn.v node: show its head
+    detail_changed = Signal()  # zoomed out or in past a level of detail (the legend changes)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -77,6 +96,7 @@ class GraphView(pg.PlotWidget):
         self.graph: GraphData | None = None
         self.values = np.zeros(0)
         self.threshold = 0.0
+        self.lod_min_nodes = LOD_MIN_NODES  # larger graphs are grouped when zoomed out
         self.can_patch = False  # the prompt has a paired prompt to patch from
         self.ablated_nodes: set[str] = set()
         self.ablated_edges: set[str] = set()
@@ -102,6 +122,18 @@ class GraphView(pg.PlotWidget):
             self.addItem(item)
             self.node_items.append(item)
         self.colour_index = np.zeros(0, dtype=np.int64)  # per node, into the palette
+        # A large graph zoomed out: its heads and locations as squares (graph_lod), per colour.
+        self.groups: Groups | None = None
+        self.detail: Detail | None = None  # None: every channel drawn as itself
+        self.group_items = []
+        for brush in self.palette_brushes:
+            item = pg.ScatterPlotItem(
+                size=15, symbol="s", pen=pg.mkPen(70, 70, 70, 200), brush=brush, pxMode=True
+            )
+            item.setZValue(10)
+            item.setVisible(False)
+            self.addItem(item)
+            self.group_items.append(item)
         # A colour override (the comparison of two circuits): nodes and edges by class.
         self.overlay: Overlay | None = None
         self.overlay_items = []
@@ -139,6 +171,8 @@ class GraphView(pg.PlotWidget):
         self.io_items = IOItems(self, self.palette_brushes, POSITIVE, NEGATIVE)
         self._fitted = False  # the range is fit()'s: a resize fits again (the inputs' column)
         self.getViewBox().sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
+        self._setting_graph = False
+        self.getViewBox().sigXRangeChanged.connect(lambda *_: self._on_zoom())
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -150,11 +184,20 @@ class GraphView(pg.PlotWidget):
         inputs and outputs `io` (app/graph_io.py's GraphIO; None: none)."""
         self.graph = graph
         self.overlay = overlay
+        large = len(graph.nodes) > self.lod_min_nodes and overlay is None
+        self.groups = build_groups(graph, graph.d_head) if large else None
+        self.detail = None
         self.io_items.set(graph, io)
         self._hovered = None
         self.hover_item.setData(np.zeros(0), np.zeros(0))
         self._draw_labels()  # before fit(), which measures the row labels
-        self.fit()  # first: the edges are drawn for the range they will be seen in
+        self._setting_graph = True
+        try:
+            self.fit()  # first: the edges are drawn for the range they will be seen in
+        finally:
+            self._setting_graph = False
+        self._update_detail()
+        self.detail_changed.emit()
         self._draw_edges()
         self.set_activations(activations, position)
         self._draw_overlays()
@@ -177,7 +220,59 @@ class GraphView(pg.PlotWidget):
         if threshold == self.threshold:
             return  # set_graph has drawn the edges already
         self.threshold = threshold
+        if self.detail is not None:
+            self.detail = detail(self.graph, self.groups, self.detail.expanded, threshold)
         self._draw_edges()
+
+    # ---- level of detail -------------------------------------------------------------------
+
+    def _update_detail(self) -> bool:
+        """Open or close cells for the current zoom; True if what is drawn changed."""
+        if self.groups is None or self.graph is None:
+            changed, self.detail = self.detail is not None, None
+            return changed
+        expanded = expanded_cells(self.groups, 1.0 / self._pixel_scale()[0])
+        if self.detail is not None and np.array_equal(expanded, self.detail.expanded):
+            return False
+        if self.detail is None and expanded.all():
+            return False
+        self.detail = None if expanded.all() else detail(self.graph, self.groups, expanded, self.threshold)
+        return True
+
+    def _on_zoom(self) -> None:
+        bundled = self.detail is not None
+        if self._setting_graph or self.graph is None or not self._update_detail():
+            return
+        self._drawn_graph = None  # every node item is filled again
+        self._draw_edges()
+        self._draw_nodes()
+        self._draw_overlays()
+        self._draw_annotations()
+        self._hovered = None
+        self.hover_item.setData(np.zeros(0), np.zeros(0))
+        if bundled != (self.detail is not None):
+            self.detail_changed.emit()
+
+    def node_pos(self) -> np.ndarray:
+        """[N, 2]: where each node is drawn (a node of a closed cell: at its group)."""
+        return self.graph.pos if self.detail is None else self.detail.node_pos
+
+    def open_group(self, k: int) -> None:
+        """Zoom in on group `k` until its cell shows its channels."""
+        x, y = self.groups.pos[k]
+        span = (self.getViewBox().width() or 800) / zoom_to_open(self.groups, k)
+        (_, _), (y0, y1) = self.getViewBox().viewRange()
+        self.getViewBox().setRange(xRange=(x - span / 2, x + span / 2), yRange=(y0, y1), padding=0)
+
+    def show_node(self, name: str) -> None:
+        """Centre the view on a node, zoomed in far enough that it is drawn as itself."""
+        i = self.graph.index()[name]
+        x, y = self.graph.pos[i]
+        half = 0.15
+        if self.groups is not None:
+            k = int(self.groups.group[i])
+            half = min(half, (self.getViewBox().width() or 800) / zoom_to_open(self.groups, k) / 2)
+        self.getViewBox().setRange(xRange=(x - half, x + half), yRange=(y - 1.5, y + 1.5), padding=0)
 
     def set_activations(self, activations: dict[str, np.ndarray] | None, position: int) -> None:
         """Colour each node by its activation at `position`, scaled per location."""
@@ -287,7 +382,12 @@ class GraphView(pg.PlotWidget):
         if self.graph is None:
             return
         index = self.graph.index()
-        shown = [(n, a["label"]) for n, a in self.annotations.items() if a.get("label") and n in index]
+        drawn = None if self.detail is None else self.detail.node_shown
+        shown = [
+            (n, a["label"])
+            for n, a in self.annotations.items()
+            if a.get("label") and n in index and (drawn is None or drawn[index[n]])
+        ]
         for node, label in shown[:MAX_SHOWN_LABELS]:
             item = pg.TextItem(label, color=(20, 60, 160), anchor=(0, 1.1))
             item.setPos(*self.graph.pos[index[node]])
@@ -306,6 +406,13 @@ class GraphView(pg.PlotWidget):
             self.edge_raster.set_layers(lambda: overlay_edge_layers(g, threshold, classes), len(g.src))
             return
         effects = self._edge_effect_values()
+        if self.detail is not None:  # zoomed out: bundles between heads and locations
+            d = self.detail
+            if effects is not None:  # a bundle's effect is not measured: grey
+                effects = np.where(d.origin >= 0, effects[np.maximum(d.origin, 0)], np.nan)
+            layers = lambda: self.edge_layers(d, threshold, background, effects)  # noqa: E731
+            self.edge_raster.set_layers(layers, len(d.src))
+            return
         # A large graph's layers are worked out by the painter threads, not here.
         self.edge_raster.set_layers(lambda: self.edge_layers(g, threshold, background, effects), len(g.src))
 
@@ -373,17 +480,42 @@ class GraphView(pg.PlotWidget):
             self._drawn_graph = None  # the palette's items are redrawn in full after
             return
         values = self.values if self.effects is None else self._effect_values()
-        colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1).astype(np.int64)
+        colour = colour_indices(values)
+        self._draw_groups(values)
+        if self.detail is not None:  # the nodes of closed cells are drawn as their groups
+            colour = np.where(self.detail.node_shown, colour, -1)
         if self._drawn_graph is g and len(colour) == len(self.colour_index):
             moved = colour != self.colour_index  # only the colours that gained or lost nodes
             changed = set(colour[moved].tolist()) | set(self.colour_index[moved].tolist())
         else:
             changed = range(N_COLOURS)
         for c in changed:
+            if c < 0:
+                continue
             pos = g.pos[colour == c]
             self.node_items[c].setData(pos=pos)
             self.node_items[c].setVisible(len(pos) > 0)  # an empty item still costs every paint
         self.colour_index, self._drawn_graph = colour, g
+
+    def _draw_groups(self, values: np.ndarray) -> None:
+        """The groups of closed cells, each coloured by its strongest member."""
+        d = self.detail
+        colour = colour_indices(group_values(self.groups, values)) if d is not None else None
+        for c, item in enumerate(self.group_items):
+            pos = self.groups.pos[d.group_shown & (colour == c)] if d is not None else np.zeros((0, 2))
+            _set_points(item, pos)
+            item.setVisible(len(pos) > 0)
+
+    def drawn_markers(self) -> list[tuple[np.ndarray, pg.QtGui.QBrush, str]]:
+        """What the node items show: (positions [M, 2], fill, "node" or "group")."""
+        out = []
+        shown = (("node", self.node_items), ("node", self.overlay_items), ("group", self.group_items))
+        for kind, items in shown:
+            for item in items:
+                if item.isVisible() and len(item.data):
+                    xy = np.column_stack([item.data["x"], item.data["y"]])
+                    out.append((xy, item.opts["brush"], kind))
+        return out
 
     def node_colours(self) -> list[tuple[int, int, int, int]]:
         """Each node's fill colour (RGBA), in the graph's node order."""
@@ -402,11 +534,11 @@ class GraphView(pg.PlotWidget):
         g = self.graph
         if g is None:
             return
-        index = g.index()
+        index, pos = g.index(), self.node_pos()
         crossed = [index[n] for n in self.ablated_nodes if n in index]
-        _set_points(self.cross_item, g.pos[crossed])
+        _set_points(self.cross_item, pos[crossed])
         chosen = [index[n] for n in self.selected if n in index]
-        _set_points(self.ring_item, g.pos[chosen])
+        _set_points(self.ring_item, pos[chosen])
         self.highlight_item.setData(*self._segments(self._incident_edges(chosen)))
         cut = []
         for edge in self.ablated_edges:
@@ -428,6 +560,18 @@ class GraphView(pg.PlotWidget):
         io = self.io_items.segments_of(model_node=i) if i is not None else np.zeros((0, 4))
         self._hover_segments(edges, io)
 
+    def hover_group(self, k: int) -> None:
+        """Highlight the edges and bundles of a group under the cursor."""
+        key = ("group", k)
+        if key == self._hovered:
+            return
+        self._hovered = key
+        d, unit = self.detail, len(self.graph.nodes) + k
+        hit = np.flatnonzero((d.src == unit) | (d.dst == unit))
+        xy = np.empty((2 * len(hit), 2))
+        xy[0::2], xy[1::2] = d.pos[d.src[hit]], d.pos[d.dst[hit]]
+        self.hover_item.setData(xy[:, 0], xy[:, 1])
+
     def hover_io(self, k: int | None) -> None:
         """Highlight the edges of the input or output under the cursor."""
         key = ("io", k)
@@ -447,9 +591,10 @@ class GraphView(pg.PlotWidget):
         g = self.graph
         if len(edges) == 0:
             return np.zeros(0), np.zeros(0)
+        pos = self.node_pos()
         xy = np.empty((2 * len(edges), 2))
-        xy[0::2] = g.pos[g.src[edges]]
-        xy[1::2] = g.pos[g.dst[edges]]
+        xy[0::2] = pos[g.src[edges]]
+        xy[1::2] = pos[g.dst[edges]]
         return xy[:, 0], xy[:, 1]
 
     # ---- picking ---------------------------------------------------------------------------
@@ -459,27 +604,81 @@ class GraphView(pg.PlotWidget):
         return np.array([px[0] or 1.0, px[1] or 1.0])
 
     def node_at(self, view_xy, radius_px: float = 9.0) -> int | None:
+        """The node drawn as itself under `view_xy` (not one inside a group)."""
         g = self.graph
         if g is None or not len(g.nodes):
             return None
         d = (g.pos - np.asarray(view_xy)) / self._pixel_scale()
         dist = np.hypot(d[:, 0], d[:, 1])
+        if self.detail is not None:
+            dist[~self.detail.node_shown] = np.inf
         i = int(np.argmin(dist))
         return i if dist[i] <= radius_px else None
 
-    def edge_at(self, view_xy, radius_px: float = 5.0) -> int | None:
-        g = self.graph
-        if g is None or not len(g.src):
+    def group_at(self, view_xy, radius_px: float = 10.0) -> int | None:
+        """The group (of a closed cell) under `view_xy`."""
+        if self.detail is None:
+            return None
+        d = (self.groups.pos - np.asarray(view_xy)) / self._pixel_scale()
+        dist = np.hypot(d[:, 0], d[:, 1])
+        dist[~self.detail.group_shown] = np.inf
+        k = int(np.argmin(dist))
+        return k if dist[k] <= radius_px else None
+
+    def _segment_at(self, pos, src, dst, weight, view_xy, radius_px: float) -> int | None:
+        if not len(src):
             return None
         scale = self._pixel_scale()
-        a, b = g.pos[g.src] / scale, g.pos[g.dst] / scale
+        a, b = pos[src] / scale, pos[dst] / scale
         p = np.asarray(view_xy) / scale
         ab = b - a
         t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)
         dist = np.hypot(*(a + t[:, None] * ab - p).T)
-        dist[np.abs(g.weight) < self.threshold] = np.inf
+        dist[np.abs(weight) < self.threshold] = np.inf
         e = int(np.argmin(dist))
         return e if dist[e] <= radius_px else None
+
+    def edge_at(self, view_xy, radius_px: float = 5.0) -> int | None:
+        """The graph's edge under `view_xy`, when it is drawn as itself (not in a bundle)."""
+        g = self.graph
+        if g is None:
+            return None
+        if self.detail is None:
+            return self._segment_at(g.pos, g.src, g.dst, g.weight, view_xy, radius_px)
+        b = self.bundle_at(view_xy, radius_px)
+        return int(self.detail.origin[b]) if b is not None and self.detail.origin[b] >= 0 else None
+
+    def bundle_at(self, view_xy, radius_px: float = 5.0) -> int | None:
+        """The drawn edge or bundle under `view_xy` (an index into `detail`), zoomed out."""
+        d = self.detail
+        if d is None:
+            return None
+        return self._segment_at(d.pos, d.src, d.dst, d.weight, view_xy, radius_px)
+
+    def unit_label(self, u: int) -> str:
+        n = len(self.graph.nodes)
+        return self.graph.nodes[u] if u < n else self.groups.labels[u - n]
+
+    def describe_group(self, k: int) -> str:
+        d, unit = self.detail, len(self.graph.nodes) + k
+        n_in = int(d.count[d.dst == unit].sum())
+        n_out = int(d.count[d.src == unit].sum())
+        text = f"<b>{html.escape(self.groups.labels[k])}</b>: {self.groups.sizes[k]:,} channels"
+        text += f"<br>{n_in:,} weights in, {n_out:,} out"
+        what, values = (
+            ("activation", self.values) if self.effects is None else ("effect", self._effect_values())
+        )
+        text += f"<br>strongest {what} {group_values(self.groups, values)[k]:+.3f} (scaled)"
+        return text + "<br><i>click to zoom in to its channels; right-click to ablate them all</i>"
+
+    def describe_bundle(self, b: int) -> str:
+        d = self.detail
+        kind = "residual links" if d.kind[b] else "weights"
+        a, z = html.escape(self.unit_label(int(d.src[b]))), html.escape(self.unit_label(int(d.dst[b])))
+        return (
+            f"<b>{a} → {z}</b><br>{d.count[b]:,} {kind}, summed magnitude {abs(d.weight[b]):.3f} "
+            f"(net {'negative' if d.weight[b] < 0 else 'positive'})<br><i>zoom in to see them one by one</i>"
+        )
 
     def describe_node(self, i: int) -> str:
         name = self.graph.nodes[i]
@@ -537,6 +736,11 @@ class GraphView(pg.PlotWidget):
         if i is not None:
             QToolTip.showText(QCursor.pos(), self.describe_node(i), self)
             return
+        k = self.group_at(xy)
+        if k is not None:
+            self.hover_group(k)
+            QToolTip.showText(QCursor.pos(), self.describe_group(k), self)
+            return
         f = self.io_items.edge_at(xy, self._pixel_scale())
         if f is not None:
             io = self.io_items.io
@@ -544,6 +748,10 @@ class GraphView(pg.PlotWidget):
             QToolTip.showText(
                 QCursor.pos(), f"<b>{io.src[f]} → {io.dst[f]}</b><br>{what} {io.weight[f]:+.4f}", self
             )
+            return
+        b = self.bundle_at(xy)
+        if b is not None and self.detail.origin[b] < 0:
+            QToolTip.showText(QCursor.pos(), self.describe_bundle(b), self)
             return
         e = self.edge_at(xy)
         if e is not None:
@@ -563,12 +771,18 @@ class GraphView(pg.PlotWidget):
                 self.io_clicked.emit(self.io_items.io.names[k])
             event.accept()
             return
+        group = self.group_at(xy) if i is None else None
         if event.button() == Qt.LeftButton:
             if i is not None:
                 self.node_clicked.emit(self.graph.nodes[i], bool(event.modifiers() & Qt.ShiftModifier))
+            elif group is not None:
+                self.open_group(group)
             return
         if event.button() == Qt.RightButton:
-            if i is not None:
+            if group is not None:
+                members = [self.graph.nodes[m] for m in self.groups.members(group)]
+                self.context_menu("node", members, title=self.groups.labels[group]).exec(QCursor.pos())
+            elif i is not None:
                 targets = [self.graph.nodes[i]]
                 if targets[0] in self.selected and len(self.selected) > 1:
                     targets = list(self.selected)
@@ -581,11 +795,12 @@ class GraphView(pg.PlotWidget):
                     self.context_menu("edge", [edge]).exec(QCursor.pos())
             event.accept()
 
-    def context_menu(self, kind: str, targets: list[str]) -> QMenu:
-        """The right-click menu of nodes or edges (shown by the caller)."""
+    def context_menu(self, kind: str, targets: list[str], title: str | None = None) -> QMenu:
+        """The right-click menu of nodes or edges (shown by the caller); `title`: what they
+        are, when not one node or a selection (a group's channels)."""
         menu = QMenu(self)
         label = targets[0] if len(targets) == 1 else f"{len(targets)} selected {kind}s"
-        menu.addSection(label)
+        menu.addSection(f"{title} ({len(targets)} {kind}s)" if title else label)
         menu.addAction("Ablate (mean)", lambda: self.ablate_requested.emit(kind, targets, "mean"))
         menu.addAction("Ablate (zero)", lambda: self.ablate_requested.emit(kind, targets, "zero"))
         if self.can_patch:

@@ -83,13 +83,15 @@ def _draw_figure(p: QPainter, view, title: str, subtitle: str) -> None:
     if cut[0] is not None and len(cut[0]):
         dashed = QPen(QColor(40, 40, 40), 2, Qt.DashLine)
         _draw_segments(p, to_page(np.column_stack(cut)), dashed)
-    pos = to_page(g.pos)
-    values = view.values if view.effects is None else view._effect_values()
-    colour = np.clip(np.round((values + 1) / 2 * (N_COLOURS - 1)), 0, N_COLOURS - 1).astype(int)
     p.setPen(QPen(QColor(90, 90, 90), 1))
-    for (x, y), c in zip(pos, colour):
-        p.setBrush(view.palette_brushes[c])
-        p.drawEllipse(QPointF(x, y), 5.5, 5.5)
+    for xy, brush, kind in view.drawn_markers():  # channels; zoomed out, heads and locations too
+        p.setBrush(brush)
+        for x, y in to_page(xy):
+            if kind == "group":
+                p.drawRect(QRectF(x - 7.5, y - 7.5, 15, 15))
+            else:
+                p.drawEllipse(QPointF(x, y), 5.5, 5.5)
+    pos = to_page(view.node_pos())
     _draw_io(p, view.io_items, to_page)
     index = g.index()
     p.setPen(QPen(QColor(30, 30, 30), 2))

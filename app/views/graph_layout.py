@@ -22,6 +22,7 @@ class GraphData:
     weight: np.ndarray  # [E] float
     kind: np.ndarray  # [E] bool: True for residual edges
     n_layer: int
+    d_head: int = 0  # the queries', keys' and values' channels per head (0: not known)
 
     def index(self) -> dict[str, int]:
         """node -> its row in `nodes` (built on first use: ~5 ms for 20,000 nodes, on every
@@ -99,6 +100,7 @@ def build_graph(model, nodes: list[str]) -> GraphData:
         weight=np.concatenate([g.weight for g in groups] or [empty_f]),
         kind=np.concatenate([np.full(len(g.src), g.residual) for g in groups] or [np.zeros(0, dtype=bool)]),
         n_layer=model.config.n_layer,
+        d_head=model.config.d_head,
     )
     graph.by_site()  # built here, often in a worker, rather than when the GUI first colours it
     return graph

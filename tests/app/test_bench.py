@@ -12,7 +12,9 @@ def test_bench_gui_reports_the_three_latencies(default_model, capsys, qapp):
         "full_redraw_ms",
         "redraw_gui_blocked_ms",
     }
-    assert result["redraw_gui_blocked_ms"] < result["full_redraw_ms"]  # the edges came later
+    # Every weight drawn, the edges are painted after the GUI thread is free again.
+    assert result["redraw_every_weight_gui_blocked_ms"] < result["full_redraw_every_weight_ms"]
+    assert result["drawn_edges_zoomed_out"] < result["graph_edges"] / 10  # bundled
     assert result["graph_nodes"] >= 19_900 and result["graph_edges"] == 200_000
     assert all(result[k] > 0 for k in ("intervention_latency_ms", "hover_highlight_ms"))
 

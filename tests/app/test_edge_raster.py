@@ -22,6 +22,7 @@ def pixels(image) -> np.ndarray:
 
 def make_view(qtbot, graph):
     view = GraphView()
+    view.lod_min_nodes = len(graph.nodes)  # every weight drawn, as zoomed all the way in
     qtbot.addWidget(view)
     view.resize(600, 400)
     view.show()
