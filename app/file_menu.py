@@ -34,6 +34,7 @@ class FileMenu(QObject):
         add(menu, "&Browse OpenAI circuits…", self.browse_viz)
         add(menu, "Open &workspace…", lambda: self.open_workspace())
         add(menu, "Compare &with circuit…", lambda: self.compare_with())
+        add(menu, "Open a &training run's circuits…", lambda: self.open_formation())
         self.stop_comparing_action = add(menu, "Stop comparing", self.session.stop_comparing)
         self.stop_comparing_action.setEnabled(False)
         self.session.comparison_changed.connect(
@@ -129,6 +130,24 @@ class FileMenu(QObject):
                 self.window.say(f"Comparing with {path}", 5000)
 
             self.guard("compare with the circuit", self.session.compare_with, path, done)
+
+    def open_formation(self, path=None) -> None:
+        """A task's circuits at every kept checkpoint of a run (`experiment formation`), to step
+        through in the Training run panel."""
+        path = path or QFileDialog.getExistingDirectory(
+            self.window, "An `experiment formation` result (its --out folder)", self.start_in("formation")
+        )
+        if path:
+
+            def done():
+                self.remember_folder("formation", path)
+                self.window.show_training_run()
+                self.window.say(f"Opened the training run of {path}", 5000)
+
+            self.guard("open the training run", self.session.open_formation, path, done)
+
+    def show_formation_step(self, index: int, reference: str) -> None:
+        self.guard("show the step", self.session.show_formation_step, index, reference)
 
     def browse_viz(self, root=None) -> VizBrowser | None:
         """OpenAI's published circuits under a folder (its viz/ tree), to pick one to open."""

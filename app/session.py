@@ -17,6 +17,7 @@ from core.ablation import NO_SOURCE
 from core.circuit import Circuit
 from core.compare import Comparison, compare
 from core.fileio import FileFormatError
+from core.formation_result import FormationResult
 from core.interventions import Intervention, needs_source
 from core.openai_viz import find_model_dir
 from core.outputs import ExampleScores, Prediction, predict, score_examples
@@ -67,6 +68,7 @@ class Session(QObject):
     task_changed = Signal()
     scores_changed = Signal()  # the task's examples were scored (`scores`)
     comparison_changed = Signal()  # a circuit to compare with was opened, or comparing ended
+    formation_changed = Signal()  # a training run's steps were opened or left, or a step shown
     # A model being opened in the background: what is being done, steps done, of all (0: not
     # known); `job_done` when it is over, `job_failed` (what, why) when it failed.
     job_progress = Signal(str, int, int)
@@ -98,6 +100,10 @@ class Session(QObject):
         self.graph_mode = "circuit"  # "circuit", "neighbours" or "model"
         self.graph = None  # GraphData of what the graph view shows
         self._io_cache: dict = {}  # the graph's inputs and outputs, while they stand
+        self.formation: FormationResult | None = None  # a training run's circuits, step by step
+        self.formation_index = -1  # the step shown
+        self.formation_reference = "last"  # compared with the "last" step, the "previous" or "none"
+        self._step_benches: dict[int, Workbench] = {}  # the steps' models opened lately
         self._opening = LatestWorker()
         self._when_opened = None  # what to do with the bench once the job has opened it
         self._opening_what = self._error_prefix = ""
@@ -191,7 +197,9 @@ class Session(QObject):
             self._opening.release()
             self.job_done.emit()
 
-    def _install(self, bench: Workbench) -> None:
+    def _install(self, bench: Workbench, formation: bool = False) -> None:
+        if not formation:
+            self._leave_formation()
         self.bench = bench
         self.circuit = self.circuit_path = None
         self.compared = self.compared_path = self.comparison = None  # the old model's
@@ -220,6 +228,7 @@ class Session(QObject):
             return
         circuit = Circuit.load(path)
         self._check_fits(circuit, path)
+        self._leave_formation()
         self.set_circuit(circuit, str(path))
         if then is not None:
             then()
@@ -307,6 +316,57 @@ class Session(QObject):
     def stop_comparing(self) -> None:
         if self.compared is not None:
             self.set_compared(None)
+        if self.formation is not None and self.formation_reference != "none":
+            self.formation_reference = "none"
+            self.formation_changed.emit()
+
+    # ---- a task across a training run ------------------------------------------------------
+
+    def open_formation(self, folder, then=None) -> None:
+        """An `experiment formation` result (a FileFormatError names what is wrong): its last
+        step is shown, in the background (see show_formation_step)."""
+        result = FormationResult.load(folder)
+        self._step_benches = {}
+        self.show_formation_step(len(result.steps) - 1, then=then, result=result)
+
+    def show_formation_step(self, index: int, reference: str | None = None, then=None, result=None) -> None:
+        """The run's model at its `index`-th kept checkpoint (opened in the background unless it
+        was lately), with the task's circuit found there, compared with the circuit of the last
+        step, the previous one or none (`reference`). The prompt is kept; interventions, which
+        were made on another checkpoint's weights, are not."""
+        result = result or self.formation
+        reference = reference or self.formation_reference
+        step = result.steps[index]
+        circuit = result.circuit(index)
+        other = {"last": len(result.steps) - 1, "previous": index - 1, "none": -1}[reference]
+        compared = result.circuit(other) if other >= 0 and other != index else None
+        compared_path = str(result.steps[other].circuit_path) if compared is not None else None
+
+        def install(bench: Workbench):
+            check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, str(step.circuit_path))
+            if compared is not None:
+                check_circuit_fits(compared, bench.model, bench.fingerprint, bench.ref, compared_path, False)
+            benches = {i: b for i, b in self._step_benches.items() if i != index}
+            self._step_benches = dict(list(benches.items())[-3:]) | {index: bench}
+            if bench is not self.bench:
+                self._install(bench, formation=True)
+            self.formation, self.formation_index, self.formation_reference = result, index, reference
+            self.compared, self.compared_path = compared, compared_path
+            self.set_circuit(circuit, str(step.circuit_path))
+            self.formation_changed.emit()
+            if then is not None:
+                then()
+
+        bench = self._step_benches.get(index)
+        if bench is not None:
+            install(bench)
+        else:
+            self._start_opening(step.checkpoint, install, f"open step {step.step} of the run")
+
+    def _leave_formation(self) -> None:
+        if self.formation is not None:
+            self.formation, self.formation_index, self._step_benches = None, -1, {}
+            self.formation_changed.emit()
 
     def _update_comparison(self) -> None:
         old = self.comparison
@@ -648,6 +708,9 @@ class Session(QObject):
             self.pair,
             self.compared,
             self.compared_path,
+            self.formation,
+            self.formation.steps[self.formation_index].step if self.formation is not None else 0,
+            self.formation_reference,
         )
 
     def restore_workspace(self, ws: Workspace, source: str) -> None:
@@ -691,10 +754,18 @@ class Session(QObject):
     def _apply_workspace(self, ws: Workspace, bench: Workbench, source: str) -> None:
         check_against_model(ws, bench.model, bench.tokenizer, source)
         if ws.compared is not None:
-            try:
-                check_circuit_fits(ws.compared, bench.model, bench.fingerprint, bench.ref, "the circuit")
+            try:  # in a training run, the compared circuit is another checkpoint's
+                same = ws.formation is None
+                fp, ref = bench.fingerprint, bench.ref
+                check_circuit_fits(ws.compared, bench.model, fp, ref, "the circuit", same)
             except CircuitMismatch as e:
                 raise FileFormatError(f"{source}: field 'comparison': {e}") from None
+        if ws.formation is not None:
+            self._step_benches = {}
+            self.formation, self.formation_reference = ws.formation, ws.formation_reference
+            self.formation_index = ws.formation.index_of(ws.formation_step)
+        else:
+            self._leave_formation()
         model_changed = bench is not self.bench
         self.bench = bench
         self.circuit, self.circuit_path = ws.circuit, ws.circuit_path
@@ -721,6 +792,7 @@ class Session(QObject):
         self.selection_changed.emit()
         self.annotations_changed.emit()
         self.task_changed.emit()
+        self.formation_changed.emit()
         self.recompute(baseline=True)
         self.rescore()
 

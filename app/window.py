@@ -49,6 +49,7 @@ from .views.log import LogPanel
 from .views.outputs import OutputsPanel
 from .views.pruning import PruningPanel
 from .views.training import TrainingPanel
+from .views.training_run import TrainingRunPanel
 
 log = logging.getLogger(__name__)
 
@@ -245,16 +246,21 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.training_dock, self.pruning_dock)
         self.tabifyDockWidget(self.pruning_dock, self.log_dock)
         self.tabifyDockWidget(self.log_dock, self.attention_dock)
+        self.training_run = TrainingRunPanel(self.session)
+        self.training_run_dock = self._dock("Training run", self.training_run, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.attention_dock, self.training_run_dock)
         # The outputs column runs the window's full height, the bottom docks beside it: that
         # column needs ~500 px, and a bottom dock spanning under it got no more than a fifth
         # of a laptop's height (the Pruning panel grew the window past a 768-pixel screen).
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        for dock in (self.training_dock, self.pruning_dock, self.log_dock, self.attention_dock):
+        for dock in self._bottom_docks():
             dock.hide()
         self.training.model_ready.connect(self.files.open_model)
         self.pruning.circuit_ready.connect(self.session.set_circuit)
         self._side_docks = (inspector, outputs, ivs)
         self._build_menus()
+        self.training_run.open_requested.connect(lambda: self.files.open_formation())
+        self.training_run.step_requested.connect(self.files.show_formation_step)
         self.device_label = QLabel(device_summary())
         self.device_label.setToolTip(
             "The open model (outputs, ablations, pruning) runs on the "
@@ -376,6 +382,13 @@ class MainWindow(QMainWindow):
         if node is not None:
             self.attention.show_node_head(node)
         self._show_dock(self.attention_dock, share=0.5)
+
+    def _bottom_docks(self) -> tuple[QDockWidget, ...]:
+        docks = (self.training_dock, self.pruning_dock, self.log_dock, self.attention_dock)
+        return (*docks, self.training_run_dock)
+
+    def show_training_run(self) -> None:
+        self._show_dock(self.training_run_dock, share=0.3)
 
     def say(self, text: str, timeout_ms: int = 0) -> None:
         """A message in the status bar, kept in the Log too (once, while it stays shown)."""

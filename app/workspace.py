@@ -10,8 +10,11 @@ JSON: {"format": "sparse-circuits-workspace", "version": 1,
        "graph": {"mode": "circuit" | "neighbours" | "model", "edge_threshold": 0-100,
                  "selection": [node]},
        "annotations": {node: {"label", "note"}},  (optional: files before it lack it)
-       "comparison": null, {"path": circuit file} or {"inline": circuit JSON}}  (optional:
+       "comparison": null, {"path": circuit file} or {"inline": circuit JSON},  (optional:
            the circuit compared with the open one)
+       "formation": null or {"folder": an `experiment formation` result, "step": the step
+           shown, "reference": "last" | "previous" | "none"}}  (optional: a task across a
+           training run, the model being that step's checkpoint)
 
 The checks are pydantic models (WorkspaceFile below); every error is one FileFormatError line
 that names the file and the field: `w.json: field 'interventions[0].mode': must be mean, zero or
@@ -29,6 +32,7 @@ from pydantic import AfterValidator, model_validator
 
 from core.circuit import Circuit
 from core.fileio import FileFormatError, atomic_write_text, read_json
+from core.formation_result import FormationResult
 from core.interventions import Intervention, check_intervention
 from core.schemas import CircuitFile, InterventionEntry, NodeName, Strict, validated
 from core.tasks import BUILTIN_TASKS, Example
@@ -60,6 +64,9 @@ class Workspace:
     pair: Example | None = None  # the example's twin: the prompt patches take values from
     compared: Circuit | None = None  # the circuit compared with `circuit`
     compared_path: str | None = None  # None: stored inline
+    formation: FormationResult | None = None  # stepping through a training run's circuits
+    formation_step: int = 0  # the step shown (a training step, not an index)
+    formation_reference: str = "last"
 
     def to_dict(self) -> dict:
         circuit = _circuit_ref(self.circuit, self.circuit_path)
@@ -87,6 +94,15 @@ class Workspace:
             },
             "annotations": {node: dict(a) for node, a in self.annotations.items()},
             "comparison": _circuit_ref(self.compared, self.compared_path),
+            "formation": (
+                {
+                    "folder": str(self.formation.folder),
+                    "step": self.formation_step,
+                    "reference": self.formation_reference,
+                }
+                if self.formation is not None
+                else None
+            ),
         }
 
 
@@ -162,6 +178,12 @@ class AnnotationEntry(Strict):
     note: Annotated[str, _check(lambda t: len(t) <= MAX_NOTE, f"longer than {MAX_NOTE} characters")] = ""
 
 
+class FormationEntry(Strict):
+    folder: str
+    step: int
+    reference: Literal["last", "previous", "none"] = "last"
+
+
 class WorkspaceFile(Strict):
     """A workspace file: every field is required (null where the docstring above allows it)
     but `annotations`; unknown fields are ignored."""
@@ -178,6 +200,7 @@ class WorkspaceFile(Strict):
     graph: GraphEntry
     annotations: dict[NodeName, AnnotationEntry] = {}
     comparison: CircuitRef | None = None
+    formation: FormationEntry | None = None
 
 
 def load_workspace(path) -> Workspace:
@@ -197,6 +220,13 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
         if f.example.pair is not None:
             pair = Example(f.example.pair, f.example.incorrect, f.example.correct)
     interventions = [Intervention(iv.kind, iv.target, iv.mode) for iv in f.interventions]
+    formation = None
+    if f.formation is not None:
+        try:
+            formation = FormationResult.load(f.formation.folder)
+            formation.index_of(f.formation.step)
+        except (FileFormatError, ValueError) as e:
+            raise FileFormatError(f"{source}: field 'formation': {e}") from None
     return Workspace(
         f.model,
         circuit,
@@ -213,6 +243,9 @@ def workspace_from_dict(data: dict, source: str) -> Workspace:
         pair,
         compared,
         compared_path,
+        formation,
+        f.formation.step if f.formation is not None else 0,
+        f.formation.reference if f.formation is not None else "last",
     )
 
 

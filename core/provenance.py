@@ -43,11 +43,14 @@ class CircuitMismatch(ValueError):
 
 
 def check_circuit_fits(
-    circuit, model, model_fingerprint: str, model_ref: str, source: str = "circuit"
+    circuit, model, model_fingerprint: str, model_ref: str, source: str = "circuit", same_model: bool = True
 ) -> None:
-    """CircuitMismatch unless `circuit` was found in this model (when it records a fingerprint)
+    """CircuitMismatch unless `circuit` was found in this model (when it records a fingerprint;
+    `same_model=False`: in any model of this shape, another checkpoint of its training run)
     and every node and edge it names exists in the model."""
     recorded = circuit.extra.get("model_fingerprint")
+    if not same_model:
+        recorded = None
     if recorded and recorded != model_fingerprint and recorded != legacy_fingerprint(model):
         raise CircuitMismatch(
             f"{source}: the circuit belongs to the model {circuit.model or 'unknown'} "

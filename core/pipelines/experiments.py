@@ -86,7 +86,7 @@ def formation(run_dir, task: Task, out: Path, config: PruneConfig, n_examples: i
         points.append({"step": step, **circuit_row(circuit)})
     return {
         "experiment": "formation",
-        "run": str(run_dir),
+        "run": str(Path(run_dir).resolve()),
         "task": task.name,
         "target_loss": config.target_loss,
         "points": points,
