@@ -134,3 +134,16 @@ def test_a_result_names_its_missing_circuit(formation_folder, tmp_path):
     (copy / "circuits" / "step-000020" / f"{TASK.name}.json").unlink()
     with pytest.raises(FileFormatError, match=r"field 'points\[1\]'.*step-000020"):
         FormationResult.load(copy)
+
+
+def test_a_result_moved_with_its_run_still_finds_the_run(formation_folder, tmp_path):
+    recorded = json.loads((formation_folder / "result.json").read_text())["run"]
+    root = tmp_path / "elsewhere"
+    shutil.copytree(recorded, root / "run")
+    shutil.copytree(formation_folder, root / "formation")
+    data = json.loads((root / "formation" / "result.json").read_text())
+    data["run"] = "/no/longer/here/run"  # where it was trained
+    (root / "formation" / "result.json").write_text(json.dumps(data))
+    result = FormationResult.load(root / "formation")
+    assert result.run == (root / "run").resolve()
+    assert all(s.checkpoint.is_relative_to(result.run) for s in result.steps)
