@@ -119,3 +119,17 @@ def test_a_bundle_says_what_it_joins_and_how_many_weights(qtbot):
     assert f"{d.count[b]:,}" in text and "→" in text
     middle = (d.pos[d.src[b]] + d.pos[d.dst[b]]) / 2
     assert view.bundle_at(middle, radius_px=1.5) is not None
+
+
+def test_the_figure_of_a_zoomed_out_graph_draws_its_groups_as_squares(qtbot, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from app.views.graph_export import export_graph
+
+    view = make_view(qtbot, large_graph())
+    qtbot.waitUntil(lambda: not view.edge_raster.pending, timeout=30_000)
+    path = tmp_path / "model.svg"
+    export_graph(view, path, "svg", "the whole model")
+    rects = [e for e in ET.parse(path).getroot().iter() if e.tag.endswith("rect")]
+    squares = [r for r in rects if abs(float(r.get("width", 0)) - 15) < 1e-6]
+    assert len(squares) == int(view.detail.group_shown.sum())
