@@ -262,3 +262,24 @@ def test_train_state(ours, tmp_path):
             events.close()
 
     fuzz("train_state.json", run / "checkpoint", "train_state.json", resume)
+
+
+def test_formation_result(tmp_path):
+    from core.formation_result import FormationResult
+
+    run, out = tmp_path / "run", tmp_path / "formation"
+    circuit = Path("resources/default_model/circuits/single_double_quote.json")
+    points = []
+    for step in (500, 1000):
+        (run / "snapshots" / f"step-{step:06d}").mkdir(parents=True)
+        (run / "snapshots" / f"step-{step:06d}" / "config.json").write_text("{}")
+        (out / "circuits" / f"step-{step:06d}").mkdir(parents=True)
+        shutil.copy(circuit, out / "circuits" / f"step-{step:06d}" / "single_double_quote.json")
+        row = dict(
+            n_nodes=20, n_edges=30, n_residual_edges=1, loss_full=0.02, loss_circuit=0.14, reached=True
+        )
+        points.append({"step": step, **row})
+    result = {"experiment": "formation", "run": str(run), "task": "single_double_quote"}
+    (out / "result.json").write_text(json.dumps({**result, "target_loss": 0.15, "points": points}))
+    assert len(FormationResult.load(out).steps) == 2
+    fuzz("formation result.json", out, "result.json", lambda: FormationResult.load(out))
