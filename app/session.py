@@ -197,6 +197,14 @@ class Session(QObject):
             self._opening.release()
             self.job_done.emit()
 
+    def _cancel_opening(self) -> None:
+        """A change made here and now wins over an opening still under way (its late result
+        would undo the change)."""
+        if self._opening.running():
+            self._opening.cancel()
+            self._when_opened = None
+            self.job_done.emit()
+
     def _install(self, bench: Workbench, formation: bool = False) -> None:
         if not formation:
             self._leave_formation()
@@ -228,6 +236,7 @@ class Session(QObject):
             return
         circuit = Circuit.load(path)
         self._check_fits(circuit, path)
+        self._cancel_opening()
         self._leave_formation()
         self.set_circuit(circuit, str(path))
         if then is not None:
@@ -326,8 +335,7 @@ class Session(QObject):
         """An `experiment formation` result (a FileFormatError names what is wrong): its last
         step is shown, in the background (see show_formation_step)."""
         result = FormationResult.load(folder)
-        self._step_benches = {}
-        self.show_formation_step(len(result.steps) - 1, then=then, result=result)
+        self.show_formation_step(len(result.steps) - 1, "last", then, result)
 
     def show_formation_step(self, index: int, reference: str | None = None, then=None, result=None) -> None:
         """The run's model at its `index`-th kept checkpoint (opened in the background unless it
@@ -346,27 +354,41 @@ class Session(QObject):
             check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, str(step.circuit_path))
             if compared is not None:
                 check_circuit_fits(compared, bench.model, bench.fingerprint, bench.ref, compared_path, False)
-            benches = {i: b for i, b in self._step_benches.items() if i != index}
-            self._step_benches = dict(list(benches.items())[-3:]) | {index: bench}
+            key = step.checkpoint.resolve()
+            benches = {k: b for k, b in self._step_benches.items() if k != key}
+            prompt, example, selection = self.prompt, self.example, list(self.selection)
             if bench is not self.bench:
                 self._install(bench, formation=True)
+            self._step_benches = dict(list(benches.items())[-3:]) | {key: bench}
             self.formation, self.formation_index, self.formation_reference = result, index, reference
             self.compared, self.compared_path = compared, compared_path
             self.set_circuit(circuit, str(step.circuit_path))
+            if self.prompt != prompt:  # the same prompt at every step, to compare the outputs
+                self.set_prompt(prompt, example)
+            self.select(selection)  # the same channels: the run keeps the model's shape
             self.formation_changed.emit()
             if then is not None:
                 then()
 
-        bench = self._step_benches.get(index)
+        bench = self._step_benches.get(step.checkpoint.resolve())
         if bench is not None:
+            self._cancel_opening()
             install(bench)
         else:
             self._start_opening(step.checkpoint, install, f"open step {step.step} of the run")
 
     def _leave_formation(self) -> None:
-        if self.formation is not None:
-            self.formation, self.formation_index, self._step_benches = None, -1, {}
-            self.formation_changed.emit()
+        """Out of the run: its models are let go, and a comparison with another of its steps
+        (another checkpoint's circuit) ends."""
+        if self.formation is None:
+            return
+        steps = {str(s.circuit_path) for s in self.formation.steps}
+        if self.compared_path in steps:
+            self.compared = self.compared_path = None
+            self._update_comparison()
+        self.formation, self.formation_index, self._step_benches = None, -1, {}
+        self.formation_reference = "last"
+        self.formation_changed.emit()
 
     def _update_comparison(self) -> None:
         old = self.comparison
@@ -730,6 +752,7 @@ class Session(QObject):
         worker; failures are reported by `job_failed`, and change nothing."""
         what = "open the workspace"
         if self._is_open(ws.model):
+            self._cancel_opening()
             self._apply_workspace(ws, self.bench, source)
             if then is not None:
                 then()

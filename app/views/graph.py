@@ -184,7 +184,9 @@ class GraphView(pg.PlotWidget):
         inputs and outputs `io` (app/graph_io.py's GraphIO; None: none)."""
         self.graph = graph
         self.overlay = overlay
-        large = len(graph.nodes) > self.lod_min_nodes and overlay is None
+        # Grouped when zoomed out, unless it compares circuits or shows inputs and outputs
+        # (both are drawn channel by channel).
+        large = len(graph.nodes) > self.lod_min_nodes and overlay is None and (io is None or not io.names)
         self.groups = build_groups(graph, graph.d_head) if large else None
         self.detail = None
         self.io_items.set(graph, io)
@@ -475,7 +477,7 @@ class GraphView(pg.PlotWidget):
             _set_points(item, g.pos[self.overlay.node_class == k] if on else np.zeros((0, 2)))
             item.setVisible(on)
         if self.overlay is not None:
-            for item in self.node_items:
+            for item in (*self.node_items, *self.group_items):
                 item.setVisible(False)
             self._drawn_graph = None  # the palette's items are redrawn in full after
             return

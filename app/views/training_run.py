@@ -87,6 +87,7 @@ class TrainingRunPanel(QWidget):
         layout.addLayout(side, 3)
         layout.addWidget(self.plot, 2)
         session.formation_changed.connect(self.refresh)
+        session.job_failed.connect(lambda *_: self.refresh())  # a step that did not open
         session.comparison_changed.connect(self._describe_comparison)
         self.refresh()
 

@@ -83,9 +83,30 @@ def test_the_slider_opens_each_steps_model_and_circuit_against_the_last(window, 
     slide_to(window, qtbot, 1)
     assert s.bench is bench
 
-    # Opening a model of one's own leaves the run.
-    s.open_default()
-    assert s.formation is None and not panel.slider.isEnabled()
+    # Opening a circuit of one's own leaves the run, and the comparison with another step.
+    panel.reference.setCurrentIndex(panel.reference.findData("last"))
+    slide_to(window, qtbot, 0)
+    assert s.comparison is not None
+    s.open_circuit(result.steps[0].circuit_path)
+    assert s.formation is None and s.compared is None and not panel.slider.isEnabled()
+
+
+def test_the_prompt_stays_and_a_cached_step_wins_over_one_still_opening(window, qtbot, formation_folder):
+    s, panel = window.session, window.training_run
+    open_run(window, qtbot, formation_folder)
+    s.set_prompt("name = 'file")
+    slide_to(window, qtbot, 1)
+    assert s.prompt == "name = 'file" and s.current is not None
+    # Step 10 starts opening; the user slides back to step 20 (cached) before it is done.
+    panel.slider.setValue(0)
+    panel._request()
+    assert s.busy
+    panel.slider.setValue(1)
+    panel._request()
+    assert not s.busy and s.formation_index == 1
+    qtbot.wait(1500)  # long enough for step 10 to have opened, had it not been cancelled
+    assert s.formation_index == 1 and panel.slider.value() == 1
+    assert s.circuit_path == str(s.formation.steps[1].circuit_path)
 
 
 def test_a_workspace_keeps_the_step_shown(window, qtbot, formation_folder, tmp_path):
