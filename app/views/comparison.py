@@ -18,6 +18,9 @@ def swatch(rgb, text: str) -> str:
 
 def describe(circuit, path) -> str:
     where = Path(path).name if path else "not saved"
+    step = Path(path).parent.name.removeprefix("step-") if path else ""
+    if step.isdigit():  # one of a training run's steps (`experiment formation`)
+        where = f"step {int(step):,}, {where}"
     return f"{html.escape(circuit.task)} circuit, {circuit.n_nodes} nodes ({html.escape(where)})"
 
 

@@ -37,7 +37,7 @@ from .graph_lod import (
 from .graph_overlay import COLOURS as OVERLAY_COLOURS
 from .graph_overlay import NAMES as OVERLAY_NAMES
 from .graph_overlay import Overlay, overlay_edge_layers
-from .io_items import IOItems
+from .io_items import ROW_LABEL_X, IOItems
 
 N_COLOURS = 11  # like ColorBrewer's diverging schemes, which stop at 11 classes
 WIDTH_BUCKETS = (0.8, 1.6, 2.6, 4.0)
@@ -362,7 +362,7 @@ class GraphView(pg.PlotWidget):
                 LABEL[loc], color=(110, 110, 110), anchor=(1, 0.5), fill=self.backgroundBrush()
             )
             label.setZValue(3)
-            label.setPos(-0.04, -r)
+            label.setPos(ROW_LABEL_X, -r)
             self.addItem(label)
             self._labels.append(label)
         for layer in range(self.graph.n_layer):

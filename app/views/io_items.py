@@ -16,6 +16,7 @@ from PySide6.QtGui import QFontMetricsF
 from .graph_layout import ANSWER_X, io_layout
 
 WIDTHS = (0.8, 1.6, 2.6, 4.0)
+ROW_LABEL_X = -0.04  # the row labels' right edge, in layer units (left of layer 0)
 TOKEN_BRUSH = (250, 236, 190)  # tokens are inputs, not activations: a colour of their own
 LABEL_COLOUR = (60, 60, 60)
 
@@ -86,11 +87,11 @@ class IOItems:
             return max((metrics.horizontalAdvance(line) for t in labels for line in t.split("\n")), default=0)
 
         left_px, right_px = widest(self.io.labels[:k]) + 26, widest(self.io.labels[k:]) + 26
-        gap_px = row_label_px + 16
-        span = n_layer * 1.0 + ANSWER_X  # from layer 0's left edge to the answers' squares
+        gap_px = row_label_px + 16  # from the squares' centres to the row labels' right edge
+        span = n_layer * 1.0 + ANSWER_X - ROW_LABEL_X  # from the row labels' right edge to the answers
         per_unit = max(40.0, (width_px - left_px - gap_px - right_px) / span)
         self._pixel = 1.0 / per_unit
-        x_in = -gap_px / per_unit
+        x_in = ROW_LABEL_X - gap_px / per_unit
         return x_in - left_px / per_unit, x_in, span + right_px / per_unit
 
     def _draw_items(self) -> None:

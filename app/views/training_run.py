@@ -55,9 +55,7 @@ class TrainingRunPanel(QWidget):
         self.nodes_curve = self.plot.plot(
             pen=pg.mkPen(200, 120, 40, width=2), symbol="s", symbolSize=6, name="nodes"
         )
-        self.missed = pg.ScatterPlotItem(
-            symbol="x", size=12, pen=pg.mkPen(180, 30, 30, width=2), name="target loss not reached"
-        )
+        self.missed = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(180, 30, 30, width=2))
         self.plot.addItem(self.missed)
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(255, 170, 0, width=2))
         self.plot.addItem(self.cursor)
@@ -128,6 +126,10 @@ class TrainingRunPanel(QWidget):
         self.nodes_curve.setData(steps, [s.n_nodes for s in f.steps])
         missed = [s for s in f.steps if not s.reached]
         self.missed.setData([s.step for s in missed], [s.n_edges for s in missed])
+        legend = self.plot.plotItem.legend
+        legend.removeItem(self.missed)
+        if missed:
+            legend.addItem(self.missed, "target loss not reached")
         self.title.setText(
             f"<b>{f.task}</b> across the training run <code>{f.run.name}</code>: "
             f"{len(f.steps)} kept checkpoints, each pruned to a target loss of {f.target_loss:g}"

@@ -81,3 +81,12 @@ def test_a_typed_prompt_gets_the_predicted_token_and_the_whole_model_none(shippe
     qtbot.waitUntil(lambda: s.graph is not None and len(s.graph.nodes) == s.bench.model.topology.n_nodes)
     assert s.graph_io() is None and not shipped.graph.io_items.shown
     assert "drawn in the circuit views" in shipped.legend.text()
+
+
+def test_the_token_squares_stand_clear_of_the_row_labels(shipped, qtbot):
+    view, items = shipped.graph, shipped.graph.io_items
+    qtbot.waitUntil(lambda: items.shown, timeout=10_000)
+    vb = view.getViewBox()
+    labels_left = min(label.sceneBoundingRect().left() for label in view._labels[:8])
+    squares_right = max(vb.mapViewToScene(QPointF(*xy)).x() for xy in items.pos[: items.io.n_inputs]) + 7
+    assert squares_right + 2 <= labels_left
