@@ -103,7 +103,7 @@ class Session(QObject):
         self.formation: FormationResult | None = None  # a training run's circuits, step by step
         self.formation_index = -1  # the step shown
         self.formation_reference = "last"  # compared with the "last" step, the "previous" or "none"
-        self._step_benches: dict[int, Workbench] = {}  # the steps' models opened lately
+        self._step_benches: dict[Path, Workbench] = {}  # the steps' models opened lately, by checkpoint
         self._opening = LatestWorker()
         self._when_opened = None  # what to do with the bench once the job has opened it
         self._opening_what = self._error_prefix = ""
@@ -354,12 +354,11 @@ class Session(QObject):
             check_circuit_fits(circuit, bench.model, bench.fingerprint, bench.ref, str(step.circuit_path))
             if compared is not None:
                 check_circuit_fits(compared, bench.model, bench.fingerprint, bench.ref, compared_path, False)
-            key = step.checkpoint.resolve()
-            benches = {k: b for k, b in self._step_benches.items() if k != key}
+            benches = {k: b for k, b in self._step_benches.items() if k != step.checkpoint}
             prompt, example, selection = self.prompt, self.example, list(self.selection)
             if bench is not self.bench:
                 self._install(bench, formation=True)
-            self._step_benches = dict(list(benches.items())[-3:]) | {key: bench}
+            self._step_benches = dict(list(benches.items())[-3:]) | {step.checkpoint: bench}
             self.formation, self.formation_index, self.formation_reference = result, index, reference
             self.compared, self.compared_path = compared, compared_path
             self.set_circuit(circuit, str(step.circuit_path))
@@ -370,7 +369,7 @@ class Session(QObject):
             if then is not None:
                 then()
 
-        bench = self._step_benches.get(step.checkpoint.resolve())
+        bench = self._step_benches.get(step.checkpoint)
         if bench is not None:
             self._cancel_opening()
             install(bench)
