@@ -3,6 +3,7 @@ workspaces, and exports. A failure is a warning that names the file and changes 
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -10,13 +11,18 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
+from core.data.tinypython import FILES as TOKENIZER_FILES
+from core.data.tinypython import find_tokenizer_dir, load_tokenizer
 from core.fileio import FileFormatError
+from core.formats import find_checkpoint_dir
 
 from .recent import RecentFiles
 from .views.viz_browser import VizBrowser
 from .workspace import FILE_FILTER, SUFFIX, load_workspace, save_workspace
 
 log = logging.getLogger(__name__)
+
+TOKENIZERS_KEY = "openai/tokenizers"  # {model folder: tokenizer folder}, as JSON
 
 
 class FileMenu(QObject):
@@ -26,6 +32,7 @@ class FileMenu(QObject):
         self.recent = RecentFiles(window.settings)
         self.recent_menu: QMenu | None = None
         self.session.job_failed.connect(self._on_job_failed)
+        self.session.tokenizer_dirs = self._saved_tokenizer_dirs()
 
     def build(self, menu: QMenu) -> None:
         add = self.window._action
@@ -98,8 +105,57 @@ class FileMenu(QObject):
             self.open_model(folder)
 
     def open_model(self, folder) -> None:
+        if self._lacks_tokenizer(folder) and not self.choose_tokenizer(folder):
+            return
         done = lambda: self._done("checkpoint", folder, "Opened the checkpoint")  # noqa: E731
         self.session.open_in_background(folder, done)
+
+    # ---- an OpenAI model's tokenizer -------------------------------------------------------
+
+    def _lacks_tokenizer(self, folder) -> bool:
+        """An OpenAI model with no tinypython folder beside or above it, nor one chosen."""
+        try:
+            model_dir = find_checkpoint_dir(Path(folder))
+        except FileFormatError:
+            return False  # opening it says why
+        is_openai = (model_dir / "beeg_config.json").is_file() and not (model_dir / "config.json").is_file()
+        return (
+            is_openai and find_tokenizer_dir(model_dir) is None and self.session.tokenizer_for(folder) is None
+        )
+
+    def choose_tokenizer(self, folder) -> bool:
+        """Ask for the folder of an OpenAI model's tokenizer; True once one is chosen and reads.
+        The choice is remembered for this model."""
+        answer = QMessageBox.question(
+            self.window,
+            "This model needs its tokenizer",
+            f"{folder} is one of OpenAI's models. It reads text through OpenAI's tinypython "
+            f"tokenizer, a folder holding {' and '.join(TOKENIZER_FILES)}, and none is beside it "
+            "or in a folder above it.\n\nChoose that folder now? (No other tokenizer can stand in "
+            "for it: the model would read other tokens than the ones it was trained on.)",
+        )
+        if answer != QMessageBox.Yes:
+            return False
+        chosen = QFileDialog.getExistingDirectory(
+            self.window, "The model's tokenizer folder (encoder.json + vocab.bpe)", self.start_in("tokenizer")
+        )
+        if not chosen or not self.guard("use the tokenizer folder", load_tokenizer, chosen):
+            return False
+        self.remember_folder("tokenizer", chosen)
+        self.session.tokenizer_dirs[str(Path(folder).resolve())] = chosen
+        self.window.settings.setValue(TOKENIZERS_KEY, json.dumps(self.session.tokenizer_dirs))
+        return True
+
+    def _saved_tokenizer_dirs(self) -> dict[str, str]:
+        try:
+            saved = json.loads(self.window.settings.value(TOKENIZERS_KEY, "") or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(saved, dict):
+            return {}
+        return {
+            k: v for k, v in saved.items() if isinstance(k, str) and isinstance(v, str) and Path(v).is_dir()
+        }
 
     def open_circuit(self, path=None) -> None:
         path = (

@@ -78,6 +78,9 @@ class Session(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.bench: Workbench | None = None
+        # OpenAI models' tokenizer folders the user chose, by resolved model folder (the app
+        # keeps them in its settings); a model with a tinypython/ folder beside it needs none.
+        self.tokenizer_dirs: dict[str, str] = {}
         self.circuit: Circuit | None = None
         self.circuit_path: str | None = None  # None: pruned here and not saved yet
         # A second circuit of this model, compared with the open one (A): B, and where it is.
@@ -140,6 +143,10 @@ class Session(QObject):
 
         self._start_opening(path, install, what)
 
+    def tokenizer_for(self, model_path) -> str | None:
+        """The tokenizer folder the user chose for this OpenAI model (None: found beside it)."""
+        return self.tokenizer_dirs.get(str(Path(model_path).resolve()))
+
     def open_default_in_background(self, then=None) -> None:
         def circuit_then():
             self._open_default_circuit()
@@ -164,7 +171,7 @@ class Session(QObject):
         self._when_opened, self._opening_what, self._error_prefix = when_opened, what, error_prefix
         self.job_progress.emit(f"Opening {Path(path).name}…", 0, 0)
         self._opening.start(
-            make or (lambda: open_workbench(path)),
+            make or (lambda: open_workbench(path, tokenizer=self.tokenizer_for(path))),
             self._on_opening_item,
             self._on_opening_error,
             self._on_opening_end,
@@ -255,8 +262,8 @@ class Session(QObject):
             if then is not None:
                 then()
 
-        bench = self.bench
-        make = lambda: open_viz_circuit(path, bench)  # noqa: E731
+        bench, tokenizers = self.bench, dict(self.tokenizer_dirs)
+        make = lambda: open_viz_circuit(path, bench, tokenizers=tokenizers)  # noqa: E731
         self._start_opening(path, install, "open the circuit", make=make)
 
     def _check_fits(self, circuit: Circuit, source) -> None:

@@ -53,7 +53,8 @@ class Workbench:
             raise ValueError(
                 f"{self.checkpoint.path}: no tokenizer found; an OpenAI model reads text through "
                 f"OpenAI's tinypython folder (encoder.json + vocab.bpe): put it beside the model's "
-                f"folder or in a folder above it, or name it (--tokenizer DIR on the command line)"
+                f"folder or in a folder above it, or name it (--tokenizer DIR on the command line; "
+                f"the app's File ▸ Open checkpoint asks for it)"
             )
         if self.tokenizer.vocab_size > self.model.config.vocab_size:
             raise ValueError(

@@ -67,6 +67,11 @@ def load_tokenizer(folder: str | os.PathLike) -> TinyPythonTokenizer:
     folder = Path(folder)
     if not folder.is_dir():
         raise TokenizerError(f"{folder}: not a folder (expected one holding {' and '.join(FILES)})")
+    missing = [name for name in FILES if not (folder / name).exists()]
+    if missing:
+        raise TokenizerError(
+            f"{folder}: no {' or '.join(missing)} there (a tinypython tokenizer folder holds {' and '.join(FILES)})"
+        )
     ranks, specials = read_gpt2_format(folder / "encoder.json", folder / "vocab.bpe")
     specials.setdefault(ENDOFTEXT, len(ranks))
     return TinyPythonTokenizer(ranks, specials, folder)
