@@ -70,7 +70,8 @@ def load_tokenizer(folder: str | os.PathLike) -> TinyPythonTokenizer:
     missing = [name for name in FILES if not (folder / name).exists()]
     if missing:
         raise TokenizerError(
-            f"{folder}: no {' or '.join(missing)} there (a tinypython tokenizer folder holds {' and '.join(FILES)})"
+            f"{folder}: no {' or '.join(missing)} there "
+            f"(a tinypython tokenizer folder holds {' and '.join(FILES)})"
         )
     ranks, specials = read_gpt2_format(folder / "encoder.json", folder / "vocab.bpe")
     specials.setdefault(ENDOFTEXT, len(ranks))

@@ -65,4 +65,5 @@ def test_declining_or_a_wrong_folder_changes_nothing(qtbot, window, lone_model, 
     answer(monkeypatch, True, tmp_path)  # no encoder.json there
     window.files.open_model(model)
     assert not window.session.busy and window.session.bench is before
-    assert "no encoder.json or vocab.bpe there" in warnings[0] and window.settings.value(TOKENIZERS_KEY) is None
+    assert "no encoder.json or vocab.bpe there" in warnings[0]
+    assert window.settings.value(TOKENIZERS_KEY) is None
