@@ -49,4 +49,4 @@ clean:
 # Retrain and re-prune the shipped default model (about 2 hours on 2 CPU cores: 1 h of
 # training, then 10 tasks of pruning with checks).
 default-model: setup
-	$(BIN)/python -m core.build_default --run runs/default-model --out resources/default_model
+	$(BIN)/python -m core.build_default --run runs/default-model --out resources/default_model --jobs 2

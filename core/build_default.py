@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import platform
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -28,20 +31,26 @@ from .pipelines.events import CircuitReady, PruneEvent, TrainEvent, TrainingStar
 from .pipelines.pruning import prune_and_check
 from .pipelines.training import TrainingSpec, run_state, training
 from .prune import PruneConfig
+from .taskeval import evaluate
 from .tasks import BUILTIN_TASKS
 from .train import CHECKPOINT_DIR, read_metrics
+from .verdicts import judge, overall
 from .workbench import Workbench
 
 SHIPPED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
+LEARNED_LOSS = 0.1  # a task is learned when the full model's held-out loss is at most this
+# Twice the preset's steps: after 4,000 the model had not learned for/while, range/enumerate,
+# append/add or paren_counting; about an hour on 2 CPU cores.
+DEFAULT_STEPS = 8000
 
 
-def train_small(run_dir: Path, seed: int) -> float:
+def train_small(run_dir: Path, seed: int, steps: int = DEFAULT_STEPS) -> float:
     """Train (or finish training) the small preset; returns seconds spent now."""
     state = run_state(run_dir)
     if state is not None and state["step"] >= state["train_config"]["steps"]:
         return 0.0
     start = None
-    for event in training(TrainingSpec(run_dir, "small", seed=seed, resume=state is not None)):
+    for event in training(TrainingSpec(run_dir, "small", steps=steps, seed=seed, resume=state is not None)):
         if isinstance(event, TrainingStarted):
             start = time.perf_counter()
         elif isinstance(event, TrainEvent) and event.kind == "checkpoint":
@@ -53,10 +62,10 @@ def train_small(run_dir: Path, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def prune_task(bench: Workbench, task, seed: int) -> Circuit:
+def prune_task(bench: Workbench, task, config: PruneConfig) -> Circuit:
     """The task's circuit with its checks; `prune_seconds` counts the pruning alone."""
     t0 = time.perf_counter()
-    for event in prune_and_check(bench, task, PruneConfig(seed=seed), 256, checks=True):
+    for event in prune_and_check(bench, task, config, 256, checks=True):
         if isinstance(event, PruneEvent) and event.circuit is not None:
             prune_s = round(time.perf_counter() - t0, 1)
         elif isinstance(event, CircuitReady):
@@ -66,6 +75,42 @@ def prune_task(bench: Workbench, task, seed: int) -> Circuit:
     return circuit
 
 
+def prune_tasks(
+    model_dir: Path, names: list[str], done_dir: Path, fingerprint: str, config: PruneConfig, jobs: int
+) -> dict[str, Circuit]:
+    """Every task's circuit, pruned `jobs` at a time. A circuit an interrupted build of this
+    same model already pruned (in `done_dir`) is kept; anything else is pruned anew."""
+    done_dir.mkdir(parents=True, exist_ok=True)
+    todo = []
+    for name in names:
+        done = done_dir / f"{name}.json"
+        circuit = Circuit.load(done) if done.is_file() else None
+        if circuit is None or circuit.extra.get("model_fingerprint") != fingerprint:
+            todo.append(name)
+    if jobs <= 1:
+        bench = Workbench(model_dir)
+        for name in todo:
+            _report(name, prune_task(bench, BUILTIN_TASKS[name], config), done_dir)
+    elif todo:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")  # no forked torch thread pools
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
+        ) as pool:
+            for future in [pool.submit(_prune_into, model_dir, name, config, done_dir) for name in todo]:
+                future.result()
+    return {name: Circuit.load(done_dir / f"{name}.json") for name in names}
+
+
+def _prune_into(model_dir: Path, name: str, config: PruneConfig, done_dir: Path) -> None:
+    _report(name, prune_task(Workbench(model_dir), BUILTIN_TASKS[name], config), done_dir)
+
+
+def _report(name: str, circuit: Circuit, done_dir: Path) -> None:
+    circuit.save(done_dir / f"{name}.json")
+    print(f"pruned {name} in {circuit.extra['prune_seconds']} s", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.build_default")
     parser.add_argument("--run", default="runs/default-model", type=Path)
@@ -73,6 +118,13 @@ def main(argv=None) -> int:
         "--out", default=str(Path(__file__).resolve().parents[1] / "resources" / "default_model"), type=Path
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tasks pruned at once, each in its own process (threads shared out)",
+    )
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps of a new run")
     parser.add_argument("--tasks", default=",".join(BUILTIN_TASKS))
     parser.add_argument(
         "--model",
@@ -84,7 +136,7 @@ def main(argv=None) -> int:
     if args.model is not None:
         source, train_s, training_figures = args.model, 0.0, reused_training_figures(args.model)
     else:
-        source, train_s = args.run / CHECKPOINT_DIR, train_small(args.run, args.seed)
+        source, train_s = args.run / CHECKPOINT_DIR, train_small(args.run, args.seed, args.steps)
         training_figures = training_figures_of(args.run)
     staging = args.out.with_name(args.out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
@@ -99,15 +151,13 @@ def main(argv=None) -> int:
     save_file({k: v.contiguous() for k, v in means.items()}, str(staging / MEANS_FILE))
     bench.__dict__["means"] = means
 
+    names = args.tasks.split(",")
+    circuits = prune_tasks(
+        staging, names, args.run / "circuits", bench.fingerprint, PruneConfig(seed=args.seed), args.jobs
+    )
     results = []
-    for name in args.tasks.split(","):
-        done = args.run / "circuits" / f"{name}.json"
-        circuit = Circuit.load(done) if done.is_file() else None
-        # Pruned by an interrupted build of this same model: kept; anything else is pruned anew.
-        if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
-            circuit = prune_task(bench, BUILTIN_TASKS[name], args.seed)
-            done.parent.mkdir(parents=True, exist_ok=True)
-            circuit.save(done)
+    for name in names:
+        circuit, task = circuits[name], BUILTIN_TASKS[name]
         prune_s = circuit.extra["prune_seconds"]
         circuit.save(staging / "circuits" / f"{name}.json")
         row = {
@@ -118,10 +168,14 @@ def main(argv=None) -> int:
             "n_edges": circuit.n_edges,
             "n_residual_edges": circuit.n_residual_edges,
             "loss_full": circuit.loss_full,
+            "loss_full_heldout": evaluate(bench.model, bench.batch(task, 256, "heldout", args.seed))[
+                "task_loss"
+            ],
             "loss_circuit": circuit.loss_circuit,
             "prune_seconds": prune_s,
             **circuit.checks,
         }
+        row["verdict"] = overall(judge(circuit.checks, circuit.target_loss, circuit.loss_full)).reason
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 
@@ -174,18 +228,33 @@ def format_report(report: dict) -> str:
         "the nonzero weights between the circuit's nodes, as the paper counts them; `residual "
         "links` are a kept write read by a kept later read on the same residual channel.",
         "",
-        "| task | nodes | edges | residual links | full | circuit | held-out | necessity | random "
-        "| zero | re-init | prune s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| task | nodes | edges | residual links | full | full held-out | circuit | held-out | "
+        "necessity | random | zero | re-init | checks | prune s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in report["tasks"]:
         lines.append(
             f"| {r['task']} | {r['n_nodes']} | {r['n_edges']} | {r['n_residual_edges']} | "
-            f"{r['loss_full']:.3f} | "
+            f"{r['loss_full']:.3f} | {r['loss_full_heldout']:.3f} | "
             f"{r['loss_circuit']:.3f} | {r['heldout_loss']:.3f} | {r['necessity_loss']:.3f} | "
             f"{r['random_circuit_loss_mean']:.3f} ± {r['random_circuit_loss_std']:.3f} | "
-            f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['prune_seconds']} |"
+            f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['verdict']} | "
+            f"{r['prune_seconds']} |"
         )
+    learned = [r for r in report["tasks"] if r["loss_full_heldout"] <= LEARNED_LOSS]
+    by_verdict = {
+        status: [r["task"] for r in learned if r["verdict"].startswith(status)]
+        for status in ("every check passes", "inconclusive", "fails")
+    }
+    lines += [
+        "",
+        f"Learned (a held-out full-model loss of at most {LEARNED_LOSS}): {len(learned)} of "
+        f"{len(report['tasks'])} tasks. Of those, every check passes on "
+        f"{len(by_verdict['every check passes'])}, {len(by_verdict['inconclusive'])} have an "
+        f"inconclusive check and none failing, and a check fails on {len(by_verdict['fails'])}"
+        + (f" ({', '.join(by_verdict['fails'])})" if by_verdict["fails"] else "")
+        + ".",
+    ]
     cautions = [f"- `{r['task']}`: {caution}" for r in report["tasks"] if (caution := caution_for(r))]
     if cautions:
         lines += ["", "Read these with care:", *cautions]

@@ -804,21 +804,25 @@ class _ProgramWriter:
         return self.choice(makers)(depth)
 
     def for_loop(self, depth: int) -> list[str]:
-        source = self.name()
+        source, other = self.two_names()
+        # Loop variables are any name as often as the usual short ones, as in real code.
+        item = self.choice(["item", "x", "value", "line"]) if self.rng.random() < 0.5 else other
         header = self.choice(
             [
-                f"for item in {source}:",
+                f"for {item} in {source}:",
                 f"for i in range({self.randint(1, 20)}):",
+                f"for i in range(len({source})):",
                 f"for key, value in {source}.items():",
-                f"for i, x in enumerate({source}):",
-                f"for x in {self.flat_list(2, 4)}:",
+                f"for i, {item} in enumerate({source}):",
+                f"for {item} in {self.flat_list(2, 4)}:",
                 f"for line in {source}:",
             ]
         )
         return [header] + _indent(self.body(depth))
 
     def while_loop(self, depth: int) -> list[str]:
-        counter = self.choice(["i", "n", "count", "attempts", "steps", "j"])
+        short = ["i", "n", "count", "attempts", "steps", "j"]
+        counter = self.choice(short) if self.rng.random() < 0.5 else self.name()
         self.reserved.add(counter)
         limit = self.randint(2, 50)
         lines = [f"{counter} = 0"]

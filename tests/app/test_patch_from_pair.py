@@ -19,7 +19,7 @@ from tests.app.conftest import settle
 from tests.app.test_workspace import open_from, save_as
 
 ROOT = Path(__file__).resolve().parents[2]
-QUOTE_NODE = "0.attn.act_in.28"  # of the shipped quote circuit: patching it flips the answer
+QUOTE_NODE = "0.attn.resid_delta.7"  # of the shipped quote circuit: patching it flips the answer
 
 
 def menu_texts(window, kind, targets):
@@ -131,7 +131,7 @@ def test_copy_as_python_reproduces_a_patch(window, tiny_default, tmp_path):
 
 
 def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
-    """On the shipped model and its quote circuit: patching 0.attn.act_in.28 from the paired
+    """On the shipped model and its quote circuit: patching 0.attn.resid_delta.7 from the paired
     prompt flips the first held-out example's answer, by the same number in all three."""
     s = Session()
     s.open_default()  # the shipped model, its quote circuit, the task's first held-out example
@@ -148,7 +148,7 @@ def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
     assert cli["logit_diff_before"] == pytest.approx(app_before, abs=1e-5)
     assert cli["logit_diff_after"] == pytest.approx(app_after, abs=1e-5)
     assert core_after == pytest.approx(app_after, abs=1e-5)
-    assert app_before > 4 and app_after < -4  # +4.80 -> -4.84: the answer flips
+    assert app_before > 4 and app_after < 0  # +6.17 -> -0.88 (or +7.04 -> -0.56): the answer flips
     s.stop_jobs()
 
 

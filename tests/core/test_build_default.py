@@ -15,6 +15,7 @@ ROW = dict(
     n_edges=25,
     n_residual_edges=4,
     loss_full=0.01,
+    loss_full_heldout=0.02,
     loss_circuit=0.13,
     heldout_loss=0.12,
     necessity_loss=0.8,
@@ -23,6 +24,7 @@ ROW = dict(
     zero_ablation_loss=0.1,
     reinit_control_loss=0.9,
     prune_seconds=60.0,
+    verdict="every check passes",
 )
 
 
@@ -57,7 +59,11 @@ def test_heldout_above_target_is_flagged_and_reported():
         }
     )
     assert report.count("| t |") == 2 and "Read these with care" in report
-    assert "| task | nodes | edges | residual links |" in report and "| t | 20 | 25 | 4 |" in report
+    assert (
+        "| task | nodes | edges | residual links |" in report
+        and "| t | 20 | 25 | 4 | 0.010 | 0.020 |" in report
+    )
+    assert "2 of 2 tasks. Of those, every check passes on 2, 0 have an inconclusive" in report
 
 
 def test_the_shipped_report_counts_as_its_circuits_do():
@@ -74,3 +80,42 @@ def test_the_shipped_report_counts_as_its_circuits_do():
 def test_a_task_no_circuit_reaches_is_flagged_as_such():
     row = {**ROW, "loss_full": 0.76, "loss_circuit": 0.76}
     assert "no circuit reaches the target" in caution_for(row)
+
+
+def test_tasks_are_pruned_in_parallel_and_a_finished_one_is_kept(tmp_path, small_stream, tokenizer):
+    from core.build_default import prune_tasks
+    from core.data.corpus import generate_programs
+    from core.prune import PruneConfig
+    from core.train import CHECKPOINT_DIR, Trainer
+    from core.workbench import Workbench
+    from tests.conftest import tiny_config, tiny_train_config
+
+    run = tmp_path / "run"
+    list(Trainer(run, tiny_config(), tiny_train_config(steps=10), small_stream, tokenizer, "cpu").run())
+    model = run / CHECKPOINT_DIR
+    # The model's corpus, from which its means (and the re-init twin's) come: a small folder.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, program in enumerate(generate_programs(40, seed=2)):
+        (corpus / f"p{i}.py").write_text(program)
+    config_file = model / "config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "corpus": str(corpus)}))
+    fingerprint = Workbench(model).fingerprint
+    config = PruneConfig(steps=20, fixed_k_steps=2)
+    names = ["single_double_quote", "bracket_counting"]
+    circuits = prune_tasks(model, names, tmp_path / "done", fingerprint, config, jobs=2)
+    assert [c.task for c in circuits.values()] == names
+    assert all(
+        c.extra["model_fingerprint"] == fingerprint and "prune_seconds" in c.extra for c in circuits.values()
+    )
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "done").iterdir()}
+    # Of another model's circuits, only those are pruned again.
+    stale = tmp_path / "done" / "bracket_counting.json"
+    circuit = Circuit.load(stale)
+    circuit.extra["model_fingerprint"] = "another model"
+    circuit.save(stale)
+    prune_tasks(model, names, tmp_path / "done", fingerprint, config, jobs=1)
+    assert (tmp_path / "done" / "single_double_quote.json").stat().st_mtime_ns == stamps[
+        "single_double_quote.json"
+    ]
+    assert Circuit.load(stale).extra["model_fingerprint"] == fingerprint

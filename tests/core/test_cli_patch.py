@@ -12,7 +12,7 @@ from core.tasks import BUILTIN_TASKS
 from core.workbench import Workbench, default_model_dir
 from tests.core.test_cli import one_line_error
 
-NODE = "0.attn.act_in.28"  # in the default quote circuit: patching it flips the answer
+NODE = "0.attn.resid_delta.7"  # in the default quote circuit: patching it flips the answer
 
 
 def test_the_json_readout_is_core_s_for_the_example_and_its_pair(capsys):
