@@ -11,8 +11,6 @@ weights are read-only.
 
 from __future__ import annotations
 
-import gc
-import importlib
 import os
 import threading
 import time
@@ -29,22 +27,6 @@ def yield_to_the_gui() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
     except (AttributeError, OSError):
         pass
-
-
-def import_quietly(*modules: str) -> None:
-    """Import modules from a worker with the collector paused, then keep what they made out of
-    its passes. A big import (torch._dynamo, which an optimizer's first step imports: ~300,000
-    objects) otherwise sets off full collections in the worker, and a collection holds Python's
-    lock, so the GUI thread stalled for up to 0.15 s."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for name in modules:
-            importlib.import_module(name)
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 class GeneratorWorker(QObject):

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import torch
 
+from .adamw import AdamW
+
 
 def top_k_keep(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Bool mask of the k highest scores; ties go to the earlier node, as in the ranking."""
@@ -59,7 +61,7 @@ class FixedKMask:
             raise ValueError(f"k must be between 1 and {len(scores) - 1}, got {k}")
         self.k, self.temperature = k, temperature
         self.scores = torch.nn.Parameter(scores.detach().clone().float())
-        self.opt = torch.optim.Adam([self.scores], lr=lr)
+        self.opt = AdamW([{"params": [self.scores]}], lr=lr)
         self.best_loss = math.inf
         self.best_keep = top_k_keep(self.scores, k)
         self.steps = 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from .ablation import ablated
+from .adamw import AdamW
 from .circuit import Circuit, extract_edges
 from .fixed_k import FixedKMask
 from .taskeval import TaskBatch, calibrated, candidate_logits, two_token_loss
@@ -144,7 +145,7 @@ class Pruner:
     def _optimize(self) -> Iterator[PruneEvent]:
         cfg = self.config
         params = list(self.logits.values()) + ([self.calibration] if cfg.calibrate else [])
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+        opt = AdamW([{"params": params}], lr=cfg.lr)
         warmup = max(1, int(cfg.penalty_warmup_frac * cfg.steps))
         for step in range(cfg.steps):
             frac = step / max(1, cfg.steps - 1)

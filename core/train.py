@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from .adamw import AdamW
 from .config import GPTConfig
 from .data.stream import TokenStream
 from .data.tokenizer import Tokenizer
@@ -76,12 +77,12 @@ def clip_grad_rms_(params: list[torch.nn.Parameter], max_rms: float) -> torch.Te
     return rms
 
 
-def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: GPT, cfg: TrainConfig) -> AdamW:
     decay, no_decay = [], []
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.dim() >= 2 else no_decay).append(p)
-    return torch.optim.AdamW(
+    return AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         betas=(cfg.beta1, cfg.beta2),
@@ -89,7 +90,7 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
     )
 
 
-def optimizer_tensors(model: GPT, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+def optimizer_tensors(model: GPT, opt: AdamW) -> dict[str, torch.Tensor]:
     out = {}
     for name, p in model.named_parameters():
         for key, value in opt.state.get(p, {}).items():
@@ -100,7 +101,7 @@ def optimizer_tensors(model: GPT, opt: torch.optim.Optimizer) -> dict[str, torch
     return out
 
 
-def restore_optimizer(model: GPT, opt: torch.optim.Optimizer, tensors: dict, device) -> None:
+def restore_optimizer(model: GPT, opt: AdamW, tensors: dict, device) -> None:
     params = dict(model.named_parameters())
     for key, value in tensors.items():
         if key == "__rng_cpu__":
@@ -112,8 +113,7 @@ def restore_optimizer(model: GPT, opt: torch.optim.Optimizer, tensors: dict, dev
             name, _, field = key.partition("::")
             if name not in params:
                 raise FileFormatError(f"optimizer state names unknown parameter {name!r}")
-            value = value.to(device) if field != "step" else value
-            opt.state[params[name]][field] = value
+            opt.state[params[name]][field] = value.to(device) if field != "step" else float(value)
 
 
 class Trainer:

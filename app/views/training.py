@@ -30,7 +30,7 @@ from core.pipelines.training import TrainingSpec, run_state, training
 from core.presets import PRESETS
 from core.train import CHECKPOINT_DIR
 
-from ..workers import import_quietly, start_worker
+from ..workers import start_worker
 
 log = logging.getLogger(__name__)
 
@@ -302,5 +302,4 @@ class TrainingPanel(QWidget):
 
 
 def _training(spec: TrainingSpec):
-    import_quietly("torch._dynamo")  # what the optimizer's first step would import mid-run
     yield from training(spec, snapshot_every=100)

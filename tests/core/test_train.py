@@ -111,8 +111,7 @@ def test_grad_rms_clipping():
 
 
 class HostReads(TorchFunctionMode):
-    """Values read from tensors back to Python: on a GPU each waits for the device's queue.
-    Adam's step counts are not counted: torch keeps them on the host on every device."""
+    """Values read from tensors back to Python: on a GPU each waits for the device's queue."""
 
     READS = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__"}
 
@@ -124,8 +123,7 @@ class HostReads(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         if name in self.READS:
             caller = traceback.extract_stack(limit=2)[0]
-            if not (caller.name == "_get_value" and "optim" in caller.filename):
-                self.reads.append(f"{name} at {caller.filename}:{caller.lineno}")
+            self.reads.append(f"{name} at {caller.filename}:{caller.lineno}")
         return func(*args, **(kwargs or {}))
 
 
