@@ -36,7 +36,9 @@ class EdgeAblation:
 
 
 def strongest_edge(circuit: Circuit) -> str:
-    edge = max(circuit.edges, key=lambda e: abs(e["weight"]))
+    """The circuit's largest weight (a residual link only when it has no weight edge)."""
+    weights = [e for e in circuit.edges if e.get("kind", "weight") == "weight"]
+    edge = max(weights or circuit.edges, key=lambda e: abs(e["weight"]))
     return f"{edge['src']}->{edge['dst']}"
 
 

@@ -66,5 +66,9 @@ def test_the_fingerprint_is_the_same_dense_or_sparse_and_old_circuits_still_fit(
     sparse_model = load_model(default_model_dir(), sparse=True)
     assert fingerprint(dense_model) == fingerprint(sparse_model)
     shipped = Circuit.load(default_model_dir() / "circuits" / "single_double_quote.json")
-    assert shipped.extra["model_fingerprint"] == legacy_fingerprint(dense_model)  # recorded before
+    assert shipped.extra["model_fingerprint"] == fingerprint(dense_model)
+    check_circuit_fits(shipped, dense_model, fingerprint(dense_model), "default")
+    # A circuit saved before the fingerprint changed carries the old one, and still fits.
+    assert legacy_fingerprint(dense_model) != fingerprint(dense_model)
+    shipped.extra["model_fingerprint"] = legacy_fingerprint(dense_model)
     check_circuit_fits(shipped, dense_model, fingerprint(dense_model), "default")
