@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 from core.data.tinypython import FILES as TOKENIZER_FILES
 from core.data.tinypython import find_tokenizer_dir, load_tokenizer
 from core.fileio import FileFormatError
-from core.formats import find_checkpoint_dir
+from core.formats import find_checkpoint_dir, is_openai_folder
 
 from .recent import RecentFiles
 from .views.viz_browser import VizBrowser
@@ -118,9 +118,10 @@ class FileMenu(QObject):
             model_dir = find_checkpoint_dir(Path(folder))
         except FileFormatError:
             return False  # opening it says why
-        is_openai = (model_dir / "beeg_config.json").is_file() and not (model_dir / "config.json").is_file()
         return (
-            is_openai and find_tokenizer_dir(model_dir) is None and self.session.tokenizer_for(folder) is None
+            is_openai_folder(model_dir)
+            and find_tokenizer_dir(model_dir) is None
+            and self.session.tokenizer_for(folder) is None
         )
 
     def choose_tokenizer(self, folder) -> bool:

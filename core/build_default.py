@@ -76,19 +76,19 @@ def prune_task(bench: Workbench, task, config: PruneConfig) -> Circuit:
 
 
 def prune_tasks(
-    model_dir: Path, names: list[str], done_dir: Path, fingerprint: str, config: PruneConfig, jobs: int
+    bench: Workbench, names: list[str], done_dir: Path, config: PruneConfig, jobs: int
 ) -> dict[str, Circuit]:
-    """Every task's circuit, pruned `jobs` at a time. A circuit an interrupted build of this
-    same model already pruned (in `done_dir`) is kept; anything else is pruned anew."""
+    """Every task's circuit, pruned `jobs` at a time (in processes of their own, each opening
+    the bench's model folder again). A circuit an interrupted build of this same model already
+    pruned (in `done_dir`) is kept; anything else is pruned anew."""
     done_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for name in names:
         done = done_dir / f"{name}.json"
         circuit = Circuit.load(done) if done.is_file() else None
-        if circuit is None or circuit.extra.get("model_fingerprint") != fingerprint:
+        if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
             todo.append(name)
     if jobs <= 1:
-        bench = Workbench(model_dir)
         for name in todo:
             _report(name, prune_task(bench, BUILTIN_TASKS[name], config), done_dir)
     elif todo:
@@ -97,7 +97,9 @@ def prune_tasks(
         with ProcessPoolExecutor(
             jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
         ) as pool:
-            for future in [pool.submit(_prune_into, model_dir, name, config, done_dir) for name in todo]:
+            for future in [
+                pool.submit(_prune_into, bench.checkpoint.path, name, config, done_dir) for name in todo
+            ]:
                 future.result()
     return {name: Circuit.load(done_dir / f"{name}.json") for name in names}
 
@@ -152,9 +154,7 @@ def main(argv=None) -> int:
     bench.__dict__["means"] = means
 
     names = args.tasks.split(",")
-    circuits = prune_tasks(
-        staging, names, args.run / "circuits", bench.fingerprint, PruneConfig(seed=args.seed), args.jobs
-    )
+    circuits = prune_tasks(bench, names, args.run / "circuits", PruneConfig(seed=args.seed), args.jobs)
     results = []
     for name in names:
         circuit, task = circuits[name], BUILTIN_TASKS[name]

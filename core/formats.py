@@ -170,6 +170,11 @@ def find_checkpoint_dir(path: Path) -> Path:
     raise FileFormatError(f"{path}: not a checkpoint (no config.json or beeg_config.json)")
 
 
+def is_openai_folder(folder: Path) -> bool:
+    """A checkpoint folder in OpenAI's format (beeg_config.json, and none of ours)."""
+    return (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file()
+
+
 def load_checkpoint(
     path, device: str | torch.device = "cpu", tokenizer=None, sparse: bool | None = False
 ) -> Checkpoint:
@@ -190,7 +195,7 @@ def iter_load_checkpoint(
     device = torch.device(device)
     if sparse is None and device.type not in ("cpu", "cuda"):
         sparse = False
-    if (folder / "beeg_config.json").is_file() and not (folder / "config.json").is_file():
+    if is_openai_folder(folder):
         ckpt = yield from iter_load_openai(folder, tokenizer, sparse)
     elif tokenizer is not None:
         raise FileFormatError(

@@ -100,10 +100,11 @@ def test_tasks_are_pruned_in_parallel_and_a_finished_one_is_kept(tmp_path, small
         (corpus / f"p{i}.py").write_text(program)
     config_file = model / "config.json"
     config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "corpus": str(corpus)}))
-    fingerprint = Workbench(model).fingerprint
+    bench = Workbench(model)
+    fingerprint = bench.fingerprint
     config = PruneConfig(steps=20, fixed_k_steps=2)
     names = ["single_double_quote", "bracket_counting"]
-    circuits = prune_tasks(model, names, tmp_path / "done", fingerprint, config, jobs=2)
+    circuits = prune_tasks(bench, names, tmp_path / "done", config, jobs=2)
     assert [c.task for c in circuits.values()] == names
     assert all(
         c.extra["model_fingerprint"] == fingerprint and "prune_seconds" in c.extra for c in circuits.values()
@@ -114,7 +115,7 @@ def test_tasks_are_pruned_in_parallel_and_a_finished_one_is_kept(tmp_path, small
     circuit = Circuit.load(stale)
     circuit.extra["model_fingerprint"] = "another model"
     circuit.save(stale)
-    prune_tasks(model, names, tmp_path / "done", fingerprint, config, jobs=1)
+    prune_tasks(bench, names, tmp_path / "done", config, jobs=1)
     assert (tmp_path / "done" / "single_double_quote.json").stat().st_mtime_ns == stamps[
         "single_double_quote.json"
     ]
