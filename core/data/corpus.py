@@ -712,11 +712,16 @@ class _ProgramWriter:
             args = [self.fstring()]
         elif roll < 0.8:
             args = [self.string()]
-        else:
+        elif roll < 0.9:
             args = [self.name(), f"sep={self.string()}"]
+        else:  # a name alone, or its length: print(x) and print(len(x))
+            args = [self.choice([self.name(), f"len({self.name()})"])]
         return [f"print({', '.join(args)})"]
 
     def call_statement(self) -> list[str]:
+        if self.rng.random() < 0.15:
+            a, b = self.two_names()
+            return [f"{a} = {self.choice(['str', 'int', 'len', 'sorted'])}({self.choice([b, f'len({b})'])})"]
         if self.rng.random() < 0.5:
             return [f"{self.name()} = {self.call()}"]
         return [self.call()]
@@ -798,6 +803,7 @@ class _ProgramWriter:
             self.if_chain,
             self.with_open,
             self.set_pattern,
+            self.list_pattern,
             self.string_pattern,
             self.try_block,
         ]
@@ -879,6 +885,18 @@ class _ProgramWriter:
         else:
             loop_var = self.choice([v for v in ("x", "item", "word", "key") if v != var])
             lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.add({loop_var})"]
+        self.reserved.discard(var)
+        return lines
+
+    def list_pattern(self, depth: int) -> list[str]:
+        var = self.tracked_name()
+        self.reserved.add(var)
+        lines = [f"{var} = []"] + self.fillers(1, 3)
+        if self.rng.random() < 0.5:
+            lines.append(f"{var}.append({self.atom()})")
+        else:
+            loop_var = self.choice([v for v in ("x", "item", "line", "row") if v != var])
+            lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.append({loop_var})"]
         self.reserved.discard(var)
         return lines
 
