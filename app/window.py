@@ -108,7 +108,7 @@ class CircuitSummary(QLabel):
         self.setText(text)
 
 
-VERDICT_COLOUR = {"passes": "#2a7d2a", "fails": "#c0392b", "inconclusive": "#b7791f"}
+VERDICT_COLOUR = {"passes": "#2a7d2a", "fails": "#c0392b", "inconclusive": "#b7791f", "note": "#666666"}
 LABELS = {c.key: c.label for c in CHECKS}
 
 

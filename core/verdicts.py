@@ -3,6 +3,11 @@ numbers: passes, fails or inconclusive, with the reason in words. The CLI, the a
 default model's report all read the checks through this.
 
 Every loss is the two-token cross-entropy; chance (both candidates equally likely) is ln 2.
+
+Zero ablation is reported but never decides the overall verdict: circuits are found and judged
+under mean ablation, as in the paper, and a mean-ablation circuit that needs the rest of the
+model's average activity (which zeroing removes, putting every later layer off its training
+distribution) has not failed at anything it claims. Its verdict is then a "note".
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ CHECKS = (
     CheckInfo(
         "zero_ablation_loss",
         "zero ablation",
-        "the circuit alone with the rest zeroed instead of mean-ablated",
+        "the circuit alone with the rest zeroed instead of mean-ablated (reported, never decisive)",
         "lower",
     ),
     CheckInfo("heldout_loss", "held-out", "the circuit alone on examples the pruner never saw", "lower"),
@@ -59,7 +64,7 @@ CHECKS = (
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # "passes", "fails" or "inconclusive"
+    status: str  # "passes", "fails", "inconclusive", or "note" (reported, never decisive)
     reason: str
 
 
@@ -123,7 +128,11 @@ def judge(checks: dict, target_loss: float, loss_full: float) -> dict[str, Verdi
         out["zero_ablation_loss"] = (
             Verdict("passes", f"{zero:.3f} also meets the target")
             if zero <= target_loss
-            else Verdict("inconclusive", f"{zero:.3f}: the circuit relies on the ablated nodes' means")
+            else Verdict(
+                "note",
+                f"{zero:.3f}: the circuit relies on the ablated nodes' means (expected of a "
+                "mean-ablation circuit; not counted in the overall verdict)",
+            )
         )
     if (held := checks.get("heldout_loss")) is not None:
         if held <= target_loss + 0.05:
@@ -149,13 +158,14 @@ def judge(checks: dict, target_loss: float, loss_full: float) -> dict[str, Verdi
 
 
 def overall(verdicts: dict[str, Verdict]) -> Verdict:
-    """Fails if any check fails, inconclusive if any is, else passes; the reason names them."""
+    """Fails if any check fails, inconclusive if any is, else passes; the reason names them.
+    A "note" (zero ablation) never changes it."""
     labels = {c.key: c.label for c in CHECKS}
     for status in ("fails", "inconclusive"):
         which = [labels.get(k, k) for k, v in verdicts.items() if v.status == status]
         if which:
             return Verdict(status, f"{status} ({', '.join(which)})")
-    if not verdicts:
+    if not any(v.status == "passes" for v in verdicts.values()):
         return Verdict("inconclusive", "no checks recorded")
     return Verdict("passes", "every check passes")
 

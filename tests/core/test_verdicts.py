@@ -64,3 +64,11 @@ def test_the_table_says_which_way_is_better_and_the_verdict():
     necessity = next(line for line in lines if line.startswith("without circuit"))
     assert "higher" in necessity and "fails" in necessity
     assert lines[-1] == "overall: fails (without circuit)"
+
+
+def test_zero_ablation_is_reported_but_never_decides():
+    verdicts = judge({**QUOTE, "zero_ablation_loss": 1.7}, 0.15, 0.017)
+    assert verdicts["zero_ablation_loss"].status == "note"
+    assert "means" in verdicts["zero_ablation_loss"].reason
+    assert overall(verdicts).status == "passes"
+    assert overall({"zero_ablation_loss": verdicts["zero_ablation_loss"]}).status == "inconclusive"
