@@ -221,7 +221,9 @@ def format_report(report: dict) -> str:
         "",
         "Losses are two-token cross-entropies (chance is 0.693). `sufficiency`: the circuit alone; "
         "`necessity`: the model without the circuit; `random`: random node sets of the same size "
-        "per location (mean ± std of 20); `zero`: the circuit with zero instead of mean ablation; "
+        "per location (mean ± std of 20); `zero`: the circuit with zero instead of mean ablation "
+        "(reported, never deciding the checks: the circuits are found and judged under mean "
+        "ablation, as in the paper); "
         "`held-out`: the circuit on unseen examples; `re-init`: the same pruner on a twin whose "
         "weights between node sites are re-initialised on the same sparsity pattern (what no "
         "mask covers kept), at the circuit's size. `edges` are "
@@ -289,6 +291,12 @@ def caution_for(row: dict) -> str | None:
         )
     if row["heldout_loss"] > row["target_loss"]:
         return f"held-out loss {row['heldout_loss']:.3f} is above the target"
+    if row["reinit_control_loss"] <= row["loss_circuit"] + 0.02:
+        return (
+            f"the pruner finds as good a circuit in a twin with random weights (loss "
+            f"{row['reinit_control_loss']:.3f}): random features over the kept embeddings "
+            f"already decide the task, so the circuit need not be what training built"
+        )
     return None
 
 

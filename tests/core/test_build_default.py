@@ -45,6 +45,11 @@ def test_random_circuits_doing_as_well_is_flagged():
     assert "random node sets" in caution_for({**ROW, "random_circuit_loss_mean": 0.14})
 
 
+def test_a_circuit_random_weights_also_give_is_flagged():
+    row = {**ROW, "reinit_control_loss": ROW["loss_circuit"] - 0.05}
+    assert "random weights" in caution_for(row)
+
+
 def test_heldout_above_target_is_flagged_and_reported():
     row = {**ROW, "heldout_loss": 0.19}
     assert "held-out" in caution_for(row)
