@@ -252,6 +252,30 @@ def range_enumerate(rng):
     return pair(f"{head}for i, {item} in", f"{head}for i in", " enumerate", " range")
 
 
+def call_or_index(rng):
+    name = _name(rng)
+    start = rng.choice([f"{_name(rng, {name})} = ", "print(", ""])
+    arg = rng.choice([str(rng.randint(0, 9)), _name(rng, {name})])
+    return pair(f"{start}{name}({arg}", f"{start}{name}[{arg}", ")", "]")
+
+
+def tuple_or_list(rng):
+    name = _name(rng)
+    items = ", ".join(str(rng.randint(0, 99)) for _ in range(rng.randint(1, 4)))
+    return pair(f"{name} = ({items}", f"{name} = [{items}", ")", "]")
+
+
+def key_or_item(rng):
+    name, word, quote = _name(rng), rng.choice(WORDS), rng.choice(['"', "'"])
+    return pair(f"{name} = {{{quote}{word}", f"{name} = [{quote}{word}", f"{quote}:", f"{quote},")
+
+
+def string_or_counter(rng):
+    name = _name(rng)
+    body = _fillers(rng, {name})
+    return pair(f'{name} = ""\n{body}{name} +=', f"{name} = 0\n{body}{name} +=", ' "', " 1")
+
+
 BUILTIN_TASKS: dict[str, Task] = {
     t.name: t
     for t in [
@@ -271,6 +295,10 @@ BUILTIN_TASKS: dict[str, Task] = {
         Task("paren_counting", "close print(len(x with )) and print(x with )", paren_counting),
         Task("append_or_add", "a list grows by .append, a set by .add", append_or_add),
         Task("range_enumerate", "`for i, x in` takes enumerate, `for i in` range", range_enumerate),
+        Task("call_or_index", "close a call f(a with ) and an index f[a with ]", call_or_index),
+        Task("tuple_or_list", "close a tuple (1, 2 with ) and a list [1, 2 with ]", tuple_or_list),
+        Task("string_or_counter", 'x += " when x = "" began it, x += 1 when x = 0 did', string_or_counter),
+        Task("key_or_item", 'a dict\'s first string is a key ("a":), a list\'s an item ("a",)', key_or_item),
     ]
 }
 

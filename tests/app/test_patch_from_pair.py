@@ -19,7 +19,8 @@ from tests.app.conftest import settle
 from tests.app.test_workspace import open_from, save_as
 
 ROOT = Path(__file__).resolve().parents[2]
-QUOTE_NODE = "0.attn.resid_delta.7"  # of the shipped quote circuit: patching it flips the answer
+# Of the shipped quote circuit, the two writes to residual channel 74: patching both flips the answer.
+QUOTE_NODES = ["0.attn.resid_delta.74", "1.mlp.resid_delta.74"]
 
 
 def menu_texts(window, kind, targets):
@@ -131,24 +132,25 @@ def test_copy_as_python_reproduces_a_patch(window, tiny_default, tmp_path):
 
 
 def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
-    """On the shipped model and its quote circuit: patching 0.attn.resid_delta.7 from the paired
+    """On the shipped model and its quote circuit: patching its writes to channel 74 from the paired
     prompt flips the first held-out example's answer, by the same number in all three."""
     s = Session()
     s.open_default()  # the shipped model, its quote circuit, the task's first held-out example
-    s.ablate("node", [QUOTE_NODE], "patch")
+    s.ablate("node", QUOTE_NODES, "patch")
     app_after, app_before = s.current.logit_diff, s.baseline.logit_diff
     b = s.bench
     core_after = predict(b.model, b.tokenizer, b.tokenizer.encode(s.example.prompt),
-                         [Intervention("node", QUOTE_NODE, "patch")], b.means,
+                         [Intervention("node", n, "patch") for n in QUOTE_NODES], b.means,
                          (s.example.correct, s.example.incorrect),
                          source=b.tokenizer.encode(s.pair.prompt)).logit_diff  # fmt: skip
-    assert main(["patch", "default", "--task", "single_double_quote", "--node", QUOTE_NODE, "--json"]) == 0
+    nodes = [arg for n in QUOTE_NODES for arg in ("--node", n)]
+    assert main(["patch", "default", "--task", "single_double_quote", *nodes, "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)["prompts"][0]
     assert cli["prompt"] == s.example.prompt and cli["source"] == s.pair.prompt
     assert cli["logit_diff_before"] == pytest.approx(app_before, abs=1e-5)
     assert cli["logit_diff_after"] == pytest.approx(app_after, abs=1e-5)
     assert core_after == pytest.approx(app_after, abs=1e-5)
-    assert app_before > 4 and app_after < 0  # +6.17 -> -0.88 (or +7.04 -> -0.56): the answer flips
+    assert app_before > 4 and app_after < 0  # +4.89 -> -5.12 (its twin +6.41 -> -2.65): the answer flips
     s.stop_jobs()
 
 

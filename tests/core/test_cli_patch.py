@@ -12,14 +12,15 @@ from core.tasks import BUILTIN_TASKS
 from core.workbench import Workbench, default_model_dir
 from tests.core.test_cli import one_line_error
 
-NODE = "0.attn.resid_delta.7"  # in the default quote circuit: patching it flips the answer
+# In the default quote circuit, its two writes to residual channel 74: patching both flips the answer.
+NODES = ["0.attn.resid_delta.74", "1.mlp.resid_delta.74"]
+NODE_ARGS = [arg for n in NODES for arg in ("--node", n)]
+NODE = NODES[0]
 
 
 def test_the_json_readout_is_core_s_for_the_example_and_its_pair(capsys):
     assert (
-        main(
-            ["patch", "default", "--task", "single_double_quote", "--example", "1", "--node", NODE, "--json"]
-        )
+        main(["patch", "default", "--task", "single_double_quote", "--example", "1", *NODE_ARGS, "--json"])
         == 0
     )
     out = json.loads(capsys.readouterr().out)
@@ -28,8 +29,9 @@ def test_the_json_readout_is_core_s_for_the_example_and_its_pair(capsys):
     assert [r["prompt"] for r in out["prompts"]] == [example.prompt, twin.prompt]
     for row, (e, source) in zip(out["prompts"], ((example, twin), (twin, example))):
         tok = bench.tokenizer
+        patches = [Intervention("node", n, "patch") for n in NODES]
         after = predict(
-            bench.model, tok, tok.encode(e.prompt), [Intervention("node", NODE, "patch")], bench.means,
+            bench.model, tok, tok.encode(e.prompt), patches, bench.means,
             (e.correct, e.incorrect), source=tok.encode(source.prompt),
         )  # fmt: skip
         assert row["source"] == source.prompt
@@ -38,7 +40,7 @@ def test_the_json_readout_is_core_s_for_the_example_and_its_pair(capsys):
 
 
 def test_the_text_readout_says_what_flipped(capsys):
-    assert main(["patch", "default", "--task", "single_double_quote", "--node", NODE]) == 0
+    assert main(["patch", "default", "--task", "single_double_quote", *NODE_ARGS]) == 0
     text = capsys.readouterr().out
     assert "patched from the paired prompt" in text and text.count("flipped") == 2
     assert main(["patch", "default", "--task", "single_double_quote", "--node", NODE, "--mode", "zero"]) == 0
