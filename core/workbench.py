@@ -12,6 +12,7 @@ import torch
 from .data.corpus import read_code_archive, resources_dir
 from .data.sources import load_training_data
 from .data.stream import TokenStream
+from .data.token_ids import TokenIds
 from .formats import Checkpoint, iter_load_checkpoint, load_checkpoint
 from .means import iter_load_or_compute_means, load_or_compute_means
 from .provenance import fingerprint
@@ -49,13 +50,11 @@ class Workbench:
         # run this one model object at once, each with its own hooks (core/hooks.py).
         self.model = self.checkpoint.model.eval().requires_grad_(False)
         self.tokenizer = self.checkpoint.tokenizer
+        if self.tokenizer is None and self.is_openai:
+            # Its tinypython folder is not at hand: token ids, never another tokenizer's text.
+            self.tokenizer = TokenIds(self.model.config.vocab_size)
         if self.tokenizer is None:
-            raise ValueError(
-                f"{self.checkpoint.path}: no tokenizer found; an OpenAI model reads text through "
-                f"OpenAI's tinypython folder (encoder.json + vocab.bpe): put it beside the model's "
-                f"folder or in a folder above it, or name it (--tokenizer DIR on the command line; "
-                f"the app's File ▸ Open checkpoint asks for it)"
-            )
+            raise ValueError(f"{self.checkpoint.path}: no tokenizer.json in the checkpoint folder")
         if self.tokenizer.vocab_size > self.model.config.vocab_size:
             raise ValueError(
                 f"{self.checkpoint.path}: the tokenizer has {self.tokenizer.vocab_size} tokens, "
@@ -90,6 +89,20 @@ class Workbench:
         return fingerprint(self.model)
 
     @property
+    def reads_text(self) -> bool:
+        """False when the model's tokenizer is not at hand: prompts and outputs are token ids,
+        and what needs text in its tokenization (mean activations, tasks, the corpus) is refused."""
+        return getattr(self.tokenizer, "reads_text", True)
+
+    def _needs_text(self, what: str) -> None:
+        if not self.reads_text:
+            raise ValueError(
+                f"{self.checkpoint.path}: {what} need Python text in the model's own tokenization, "
+                f"and its tokenizer (a tinypython folder: encoder.json + vocab.bpe) is not at hand. "
+                f"Name it with --tokenizer DIR, or reopen the model in the app and choose it"
+            )
+
+    @property
     def is_openai(self) -> bool:
         return self.checkpoint.meta.get("source_format") == "openai-circuit-sparsity"
 
@@ -106,6 +119,7 @@ class Workbench:
         generated programs, enough to sample activations from in a second. An OpenAI model
         was trained on real Python: it gets the standard-library part of the embedded corpus,
         in its own tokenization, never our synthetic task-like programs."""
+        self._needs_text("the corpus's activations")
         if self.is_openai:
             docs = [text for _name, text in read_code_archive()]
             return TokenStream.from_documents(docs, self.tokenizer)
@@ -120,6 +134,7 @@ class Workbench:
     def means(self) -> dict[str, torch.Tensor]:
         """Cached beside the checkpoint (computed and written there the first time, when the
         folder is writable)."""
+        self._needs_text("mean activations")
         return load_or_compute_means(self.model, self.checkpoint.path, self.stream, self._means_source)
 
     @torch.no_grad()
@@ -129,8 +144,9 @@ class Workbench:
         self.model(torch.zeros(1, min(8, self.model.config.block_size), dtype=torch.long, device=self.device))
 
     def iter_means(self):
-        """Read or compute the means, yielding (batches done, of all) while computing."""
-        if "means" not in self.__dict__:
+        """Read or compute the means, yielding (batches done, of all) while computing; none
+        for a model read as token ids."""
+        if "means" not in self.__dict__ and self.reads_text:
             self.__dict__["means"] = yield from iter_load_or_compute_means(
                 self.model, self.checkpoint.path, self.stream, self._means_source
             )
@@ -142,4 +158,5 @@ class Workbench:
         return OPENAI_MEANS_CORPUS if self.is_openai else None
 
     def batch(self, task: Task, n: int = 256, split: str = "train", seed: int = 0) -> TaskBatch:
+        self._needs_text("tasks' examples")
         return task_batch(task, self.tokenizer, self.model.config.block_size, n, split, seed).to(self.device)

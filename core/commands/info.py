@@ -70,6 +70,9 @@ def _tokenizer_source(ckpt) -> str | None:
     return ckpt.meta.get("tokenizer") or str(ckpt.path / "tokenizer.json")
 
 
+NO_TOKENIZER_INFO = "none found: token ids only (an OpenAI model reads text through its tinypython folder)"
+
+
 def format_info(info: dict) -> str:
     c = info["config"]
     lines = [
@@ -78,7 +81,7 @@ def format_info(info: dict) -> str:
         f"{c['d_head']}, d_mlp {c['d_mlp']}, vocab {c['vocab_size']}, block {c['block_size']}",
         f"{info['n_params']:,} parameters, {info['n_nonzero']:,} nonzero "
         f"({info['n_nonzero'] / max(1, info['n_params']):.1%})",
-        f"tokenizer: {info['tokenizer'] or 'none found (an OpenAI model needs its tinypython folder)'}",
+        f"tokenizer: {info['tokenizer'] or NO_TOKENIZER_INFO}",
     ]
     target = info.get("l0_scheduled")
     if target is not None:

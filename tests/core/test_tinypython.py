@@ -9,6 +9,7 @@ from core.cli import main
 from core.data import gpt2_format
 from core.data.tinypython import TinyPythonTokenizer, load_tokenizer
 from core.data.tokenizer import TokenizerError
+from core.tasks import BUILTIN_TASKS
 from core.workbench import Workbench
 from tests.conftest import FIXTURES
 
@@ -157,8 +158,10 @@ def test_openai_model_takes_a_tokenizer_folder(tmp_path):
     model_dir = tmp_path / "m"
     shutil.copytree(FIXTURES / "openai_format" / "layernorm_bias_tied", model_dir)
     assert load_model(model_dir).tokenizer is None
+    bench = Workbench(model_dir)  # opens on token ids, never through another tokenizer
+    assert not bench.reads_text
     with pytest.raises(ValueError, match="tinypython"):
-        Workbench(model_dir)
+        bench.batch(BUILTIN_TASKS["if_equals"])
     model = load_model(model_dir, tokenizer=TINYPYTHON)
     assert model.tokenizer.source == TINYPYTHON
     for name in ("encoder.json", "vocab.bpe"):  # or the two files beside the weights
