@@ -13,6 +13,7 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
+from core.data.token_ids import NO_MEANS
 from core.pipelines.effects import ablation_effects, effect_metric
 from core.pipelines.events import EffectsBatch
 
@@ -71,6 +72,8 @@ class AblationEffects(QObject):
             return f"Open or prune a circuit first: the overlay covers the circuit's {self.kind}s."
         if s.current is None:
             return "Type a prompt first."
+        if not s.bench.reads_text:
+            return "The overlay mean-ablates each target, and " + NO_MEANS
         bench = s.bench
         # The GUI's own model: hooks are per thread (core/hooks.py), so no copy is needed.
         args = (

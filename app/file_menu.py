@@ -105,8 +105,10 @@ class FileMenu(QObject):
             self.open_model(folder)
 
     def open_model(self, folder) -> None:
-        if self._lacks_tokenizer(folder) and not self.choose_tokenizer(folder):
-            return
+        if self._lacks_tokenizer(folder):
+            choice = self.ask_tokenizer(folder)
+            if choice is None or (choice == "choose" and not self.choose_tokenizer(folder)):
+                return
         done = lambda: self._done("checkpoint", folder, "Opened the checkpoint")  # noqa: E731
         self.session.open_in_background(folder, done)
 
@@ -124,19 +126,32 @@ class FileMenu(QObject):
             and self.session.tokenizer_for(folder) is None
         )
 
+    def ask_tokenizer(self, folder) -> str | None:
+        """How to open an OpenAI model whose tokenizer is not at hand: "choose" its folder,
+        "ids" (prompts and outputs as token ids), or None (do not open it)."""
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Question)
+        box.setWindowTitle("This model needs its tokenizer")
+        box.setText(
+            f"{folder} is one of OpenAI's models. It reads text through OpenAI's tinypython "
+            f"tokenizer, a folder holding {' and '.join(TOKENIZER_FILES)}, and none is beside it "
+            "or in a folder above it."
+        )
+        box.setInformativeText(
+            "No other tokenizer can stand in for it: the model would read other tokens than the "
+            "ones it was trained on. Without it the model opens showing token ids: a prompt is "
+            "typed as ids (12 7 2047), and mean ablation and tasks, which need text, are off."
+        )
+        choose = box.addButton("Choose the folder…", QMessageBox.AcceptRole)
+        ids = box.addButton("Open with token ids", QMessageBox.ActionRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(choose)
+        box.exec()
+        return {choose: "choose", ids: "ids"}.get(box.clickedButton())
+
     def choose_tokenizer(self, folder) -> bool:
         """Ask for the folder of an OpenAI model's tokenizer; True once one is chosen and reads.
         The choice is remembered for this model."""
-        answer = QMessageBox.question(
-            self.window,
-            "This model needs its tokenizer",
-            f"{folder} is one of OpenAI's models. It reads text through OpenAI's tinypython "
-            f"tokenizer, a folder holding {' and '.join(TOKENIZER_FILES)}, and none is beside it "
-            "or in a folder above it.\n\nChoose that folder now? (No other tokenizer can stand in "
-            "for it: the model would read other tokens than the ones it was trained on.)",
-        )
-        if answer != QMessageBox.Yes:
-            return False
         chosen = QFileDialog.getExistingDirectory(
             self.window, "The model's tokenizer folder (encoder.json + vocab.bpe)", self.start_in("tokenizer")
         )

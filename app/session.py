@@ -16,6 +16,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from core.ablation import NO_SOURCE
 from core.circuit import Circuit
 from core.compare import Comparison, compare
+from core.data.token_ids import NO_MEANS, NO_TOKENIZER
+from core.data.tokenizer import TokenizerError
 from core.fileio import FileFormatError
 from core.formation_result import FormationResult
 from core.interventions import Intervention, needs_source
@@ -227,6 +229,9 @@ class Session(QObject):
         self.model_changed.emit()
         self.annotations_changed.emit()
         self.rebuild_graph()
+        if not bench.reads_text:
+            log.warning("%s: %s; mean ablation and the task's examples need it", bench.name, NO_TOKENIZER)
+            self.prompt, self.example = self._ids_prompt(bench), None
         self.set_prompt(self.prompt, self.example)
         self.rescore()
 
@@ -416,6 +421,9 @@ class Session(QObject):
         self.task = task
         self._twins = task.twins(N_EXAMPLES, "heldout") if task is not None else {}
         self.task_changed.emit()
+        if self.bench is not None and not self.bench.reads_text:
+            log.warning("The task's examples are text, and %s", NO_TOKENIZER)
+            return
         example = self.task_examples()[0]
         self.set_prompt(example.prompt, example)
         self.rescore()
@@ -511,10 +519,21 @@ class Session(QObject):
         self.prompt = text
         self.example = example if example is not None and example.prompt == text else None
         self.pair = self._twins.get(self.example) if self.example is not None else None
-        self.ids = self.encode(text, self.bench)
+        try:
+            self.ids = self.encode(text, self.bench)
+        except TokenizerError as e:  # text typed for a model read as token ids
+            log.error("The prompt: %s", e)
+            self.ids = []
         self.position = len(self.ids) - 1
         self.prompt_changed.emit()
         self.recompute(baseline=True)
+
+    @staticmethod
+    def _ids_prompt(bench) -> str:
+        """A prompt of token ids to start from (0 1 ... 7): a text prompt means nothing to a
+        model read as ids."""
+        n = min(8, bench.model.config.block_size)
+        return " ".join(str(i) for i in range(n))
 
     @staticmethod
     def encode(text: str, bench) -> list[int]:
@@ -552,6 +571,8 @@ class Session(QObject):
         when the prompt has no pair)."""
         if mode == "patch" and self.pair is None:
             raise ValueError(NO_SOURCE)
+        if mode == "mean" and not self.bench.reads_text:
+            raise ValueError(NO_MEANS)
         keep = [iv for iv in self.interventions if iv.target not in set(targets)]
         new = keep + [Intervention(kind, t, mode) for t in targets]
         label = targets[0] if len(targets) == 1 else f"{len(targets)} {kind}s"
@@ -647,7 +668,8 @@ class Session(QObject):
             self.baseline = self.current = None
             self.predictions_changed.emit()
             return
-        model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
+        model, tok = self.bench.model, self.bench.tokenizer
+        means = self.bench.means if self.bench.reads_text else None  # token ids: zero and patch only
         ids, candidates, position = list(self.ids), self.candidates, self.position
         interventions, source = self.applicable(self.interventions), self.source_ids
         old_baseline = None if baseline else self.baseline
@@ -679,7 +701,7 @@ class Session(QObject):
         return self._rescore_timer.isActive() or self._scores_job.running()
 
     def _start_scoring(self) -> None:
-        if self.bench is None or self.task is None:
+        if self.bench is None or self.task is None or not self.bench.reads_text:
             return
         model, tok, means = self.bench.model, self.bench.tokenizer, self.bench.means
         examples, interventions, twins = self.task_examples(), list(self.interventions), dict(self._twins)

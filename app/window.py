@@ -74,8 +74,10 @@ class CircuitSummary(QLabel):
 
     def refresh(self) -> None:
         c = self.session.circuit
+        bench = self.session.bench
+        ids = "" if bench is None or bench.reads_text else TOKEN_IDS_NOTE
         if c is None:
-            self.setText("<i>No circuit open: the whole model is shown.</i>")
+            self.setText(ids + "<i>No circuit open: the whole model is shown.</i>")
             self.setToolTip("")
             return
         text = (
@@ -105,9 +107,14 @@ class CircuitSummary(QLabel):
                 f"<br><b style='color:#c0392b'>This circuit was pruned for {c.task}; the current "
                 f"task is {task.name}.</b> Its numbers say nothing about {task.name}."
             )
-        self.setText(text)
+        self.setText(ids + text)
 
 
+TOKEN_IDS_NOTE = (
+    "<b style='color:#b7791f'>Token ids:</b> this model's tokenizer (its tinypython folder) is "
+    "not at hand, so prompts are typed as ids (12 7 2047) and tokens show as #id; mean ablation "
+    "and tasks need text and are off. File ▸ Open checkpoint again to choose the folder.<br>"
+)
 VERDICT_COLOUR = {"passes": "#2a7d2a", "fails": "#c0392b", "inconclusive": "#b7791f", "note": "#666666"}
 LABELS = {c.key: c.label for c in CHECKS}
 
@@ -342,7 +349,7 @@ class MainWindow(QMainWindow):
         self._action(
             edit,
             "Ablate selection (mean)",
-            lambda: s.selection and s.ablate("node", s.selection, "mean"),
+            lambda: s.selection and self._ablate("node", s.selection, "mean"),
             "Ctrl+D",
         )
         self._action(edit, "Restore &all", s.clear_interventions, "Ctrl+Shift+R")
@@ -487,7 +494,7 @@ class MainWindow(QMainWindow):
     def _ablate(self, kind: str, targets: list, mode: str) -> None:
         try:
             self.session.ablate(kind, targets, mode)
-        except ValueError as e:  # a patch on a prompt with no pair
+        except ValueError as e:  # a patch on a prompt with no pair; means a model lacks
             self.say(str(e)[:1].upper() + str(e)[1:], 8000)
 
     # ---- the ablation-effect overlay --------------------------------------------------------

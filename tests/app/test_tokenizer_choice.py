@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.file_menu import TOKENIZERS_KEY
 from app.window import MainWindow
 from core.commands.bench import SMALL_SHAPE, write_openai_model
+from core.tasks import BUILTIN_TASKS
 from tests.app.conftest import settle
 from tests.conftest import FIXTURES
 
@@ -23,24 +24,26 @@ def lone_model(tmp_path):
     return model, tmp_path / "elsewhere" / "tinypython"
 
 
-def answer(monkeypatch, yes: bool, folder) -> list:
+def answer(monkeypatch, window, choice, folder) -> list:
+    """The tokenizer question answered with `choice` ("choose", "ids" or None), and the
+    folder dialog with `folder`; returns the folders asked about."""
     asked = []
 
-    def question(parent, title, text, *args, **kwargs):
-        asked.append(text)
-        return QMessageBox.Yes if yes else QMessageBox.No
+    def ask(model_folder):
+        asked.append(model_folder)
+        return choice
 
-    monkeypatch.setattr(QMessageBox, "question", question)
+    monkeypatch.setattr(window.files, "ask_tokenizer", ask)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     return asked
 
 
 def test_the_app_asks_for_the_tokenizer_folder_and_remembers_it(qtbot, window, lone_model, monkeypatch):
     model, tokenizer = lone_model
-    asked = answer(monkeypatch, True, tokenizer)
+    asked = answer(monkeypatch, window, "choose", tokenizer)
     window.files.open_model(model)
     settle(window, 120)
-    assert "tinypython" in asked[0] and "encoder.json" in asked[0]
+    assert asked == [model]
     assert window.session.bench.checkpoint.path == model.resolve()
     assert window.session.bench.tokenizer.encode("x = 1\n")  # tinypython's, from the chosen folder
     assert json.loads(window.settings.value(TOKENIZERS_KEY)) == {str(model.resolve()): str(tokenizer)}
@@ -48,7 +51,7 @@ def test_the_app_asks_for_the_tokenizer_folder_and_remembers_it(qtbot, window, l
     again = MainWindow(settings=window.settings)
     qtbot.addWidget(again)
     assert again.session.tokenizer_for(model) == str(tokenizer)
-    asked.clear()
+    asked = answer(monkeypatch, again, "choose", tokenizer)
     again.files.open_model(model)
     settle(again, 120)
     assert asked == [] and again.session.bench.checkpoint.path == model.resolve()
@@ -57,13 +60,54 @@ def test_the_app_asks_for_the_tokenizer_folder_and_remembers_it(qtbot, window, l
 def test_declining_or_a_wrong_folder_changes_nothing(qtbot, window, lone_model, monkeypatch, tmp_path):
     model, _ = lone_model
     before = window.session.bench
-    answer(monkeypatch, False, tmp_path)
+    answer(monkeypatch, window, None, tmp_path)  # Cancel
     window.files.open_model(model)
     assert not window.session.busy and window.session.bench is before
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
-    answer(monkeypatch, True, tmp_path)  # no encoder.json there
+    answer(monkeypatch, window, "choose", tmp_path)  # no encoder.json there
     window.files.open_model(model)
     assert not window.session.busy and window.session.bench is before
     assert "no encoder.json or vocab.bpe there" in warnings[0]
     assert window.settings.value(TOKENIZERS_KEY) is None
+
+
+def test_the_question_offers_the_folder_token_ids_or_nothing(qtbot, window, lone_model, monkeypatch):
+    model, _ = lone_model
+    seen = {}
+
+    def exec_(box):
+        seen["text"] = box.text() + box.informativeText()
+        seen["buttons"] = [b.text() for b in box.buttons()]
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    assert window.files.ask_tokenizer(model) is None  # closed without a choice
+    assert "tinypython" in seen["text"] and "encoder.json" in seen["text"] and "token ids" in seen["text"]
+    assert "Choose the folder…" in seen["buttons"] and "Open with token ids" in seen["buttons"]
+
+
+def test_without_its_tokenizer_the_model_opens_on_token_ids(qtbot, window, lone_model, monkeypatch):
+    """Never through another tokenizer: prompts are ids, tokens show as #id, zero ablation and
+    patching work, and what needs text (mean ablation, tasks) is refused in words."""
+    model, _ = lone_model
+    answer(monkeypatch, window, "ids", model)
+    window.files.open_model(model)
+    settle(window, 120)
+    s = window.session
+    assert s.bench.checkpoint.path == model.resolve() and not s.bench.reads_text
+    assert "Token ids" in window.summary.text()
+    assert s.ids == list(range(8)) and s.tokens()[:2] == ["#0", "#1"]
+    assert s.baseline is not None and s.baseline.top[0][1].startswith("#")
+    s.set_prompt("12 7, 2047")
+    assert s.ids == [12, 7, 2047]
+    node = "0.mlp.post_act.1"
+    window._ablate("node", [node], "zero")
+    assert s.current is not None and s.current.top != s.baseline.top
+    window._ablate("node", ["0.mlp.post_act.2"], "mean")  # refused in the status bar, not applied
+    assert [iv.target for iv in s.interventions] == [node]
+    assert "Mean ablation needs" in window.statusBar().currentMessage()
+    s.set_prompt("x = 1")  # text: an error in the log, no tokens, nothing run
+    assert s.ids == [] and s.baseline is None
+    with pytest.raises(ValueError, match="tinypython folder"):
+        s.bench.batch(s.task or BUILTIN_TASKS["single_double_quote"])
