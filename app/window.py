@@ -75,9 +75,9 @@ class CircuitSummary(QLabel):
     def refresh(self) -> None:
         c = self.session.circuit
         bench = self.session.bench
-        ids = "" if bench is None or bench.reads_text else TOKEN_IDS_NOTE
+        note = "" if bench is None or bench.reads_text else TOKEN_IDS_NOTE
         if c is None:
-            self.setText(ids + "<i>No circuit open: the whole model is shown.</i>")
+            self.setText(note + "<i>No circuit open: the whole model is shown.</i>")
             self.setToolTip("")
             return
         text = (
@@ -107,7 +107,7 @@ class CircuitSummary(QLabel):
                 f"<br><b style='color:#c0392b'>This circuit was pruned for {c.task}; the current "
                 f"task is {task.name}.</b> Its numbers say nothing about {task.name}."
             )
-        self.setText(ids + text)
+        self.setText(note + text)
 
 
 TOKEN_IDS_NOTE = (
@@ -494,7 +494,7 @@ class MainWindow(QMainWindow):
     def _ablate(self, kind: str, targets: list, mode: str) -> None:
         try:
             self.session.ablate(kind, targets, mode)
-        except ValueError as e:  # a patch on a prompt with no pair; means a model lacks
+        except ValueError as e:  # a patch with no pair, or mean ablation of a model read as ids
             self.say(str(e)[:1].upper() + str(e)[1:], 8000)
 
     # ---- the ablation-effect overlay --------------------------------------------------------

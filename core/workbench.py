@@ -92,7 +92,7 @@ class Workbench:
     def reads_text(self) -> bool:
         """False when the model's tokenizer is not at hand: prompts and outputs are token ids,
         and what needs text in its tokenization (mean activations, tasks, the corpus) is refused."""
-        return getattr(self.tokenizer, "reads_text", True)
+        return not isinstance(self.tokenizer, TokenIds)
 
     def _needs_text(self, what: str) -> None:
         if not self.reads_text:

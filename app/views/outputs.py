@@ -131,6 +131,13 @@ class OutputsPanel(QWidget):
         for task in BUILTIN_TASKS.values():
             self.task_box.addItem(f"{task.name}: {task.description}", task.name)
         self.task_box.blockSignals(False)
+        reads_text = self.session.bench is None or self.session.bench.reads_text
+        self.task_box.setEnabled(reads_text)
+        self.task_box.setToolTip(
+            "Pick a task example as the prompt"
+            if reads_text
+            else "Off: the tasks' examples are text, and this model is read as token ids"
+        )
 
     def _on_task_chosen(self, row: int) -> None:
         from core.tasks import BUILTIN_TASKS

@@ -877,26 +877,21 @@ class _ProgramWriter:
         return [header] + _indent(body)
 
     def set_pattern(self, depth: int) -> list[str]:
-        var = self.tracked_name()
-        self.reserved.add(var)
-        lines = [f"{var} = set()"] + self.fillers(1, 3)
-        if self.rng.random() < 0.5:
-            lines.append(f"{var}.add({self.atom()})")
-        else:
-            loop_var = self.choice([v for v in ("x", "item", "word", "key") if v != var])
-            lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.add({loop_var})"]
-        self.reserved.discard(var)
-        return lines
+        return self._grown("set()", "add", ("x", "item", "word", "key"))
 
     def list_pattern(self, depth: int) -> list[str]:
+        return self._grown("[]", "append", ("x", "item", "line", "row"))
+
+    def _grown(self, empty: str, method: str, loop_vars: tuple[str, ...]) -> list[str]:
+        """`var = <empty>`, unrelated lines, then `var.<method>(...)`: once, or in a loop."""
         var = self.tracked_name()
         self.reserved.add(var)
-        lines = [f"{var} = []"] + self.fillers(1, 3)
+        lines = [f"{var} = {empty}"] + self.fillers(1, 3)
         if self.rng.random() < 0.5:
-            lines.append(f"{var}.append({self.atom()})")
+            lines.append(f"{var}.{method}({self.atom()})")
         else:
-            loop_var = self.choice([v for v in ("x", "item", "line", "row") if v != var])
-            lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.append({loop_var})"]
+            loop_var = self.choice([v for v in loop_vars if v != var])
+            lines += [f"for {loop_var} in {self.name()}:", f"{INDENT}{var}.{method}({loop_var})"]
         self.reserved.discard(var)
         return lines
 

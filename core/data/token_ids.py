@@ -25,7 +25,6 @@ _SEPARATORS = re.compile(r"[\s,]+")
 class TokenIds:
     """The interface of core.data.tokenizer.Tokenizer over ids alone."""
 
-    reads_text = False
     source = None
 
     def __init__(self, vocab_size: int):

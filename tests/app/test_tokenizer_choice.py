@@ -97,6 +97,7 @@ def test_without_its_tokenizer_the_model_opens_on_token_ids(qtbot, window, lone_
     s = window.session
     assert s.bench.checkpoint.path == model.resolve() and not s.bench.reads_text
     assert "Token ids" in window.summary.text()
+    assert not window.outputs.task_box.isEnabled()  # the tasks' examples are text
     assert s.ids == list(range(8)) and s.tokens()[:2] == ["#0", "#1"]
     assert s.baseline is not None and s.baseline.top[0][1].startswith("#")
     s.set_prompt("12 7, 2047")
