@@ -29,9 +29,12 @@ def shade(value: float, scale: float, paper=(255, 255, 255)) -> str:
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
 
 
-def token_html(tokens, values, focus=None, scale=None, paper=(255, 255, 255), ink="#000") -> str:
+def token_html(
+    tokens, values, focus=None, scale=None, paper=(255, 255, 255), ink="#000", spaced=False
+) -> str:
     """Tokens shaded by value. A zero-width space between tokens lets a long line wrap there
-    (a line of tokens has no spaces of its own: they are shown as ·)."""
+    (a line of tokens has no spaces of its own: they are shown as ·); `spaced`, a space (token
+    ids, `#12 #7`, which would otherwise run together)."""
     scale = scale if scale is not None else (float(np.abs(values).max()) if len(values) else 1.0)
     parts = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
@@ -40,7 +43,8 @@ def token_html(tokens, values, focus=None, scale=None, paper=(255, 255, 255), in
             f'<span style="background:{shade(v, scale, paper)};color:{ink};{border}" '
             f'title="{v:+.3f}">{html.escape(visible(tok))}</span>'
         )
-    return '<span style="font-family:monospace">' + "&#8203;".join(parts) + "</span>"
+    joiner = " " if spaced else "&#8203;"
+    return '<span style="font-family:monospace">' + joiner.join(parts) + "</span>"
 
 
 class NodeInspector(QScrollArea):
@@ -149,7 +153,7 @@ class NodeInspector(QScrollArea):
             f"<span style='background:{shade(1, 1, self._colours()[0])}'>&nbsp;+&nbsp;</span> "
             f"<span style='background:{shade(-1, 1, self._colours()[0])}'>&nbsp;−&nbsp;</span>"
             f" relative to the largest |value|):<br>"
-        ) + token_html(s.tokens(), now, s.position, None, *self._colours())
+        ) + token_html(s.tokens(), now, s.position, None, *self._colours(), spaced=not s.bench.reads_text)
         if s.interventions:
             text += (
                 f"<br>at the chosen token: {base[s.position]:+.3f} unmodified, "

@@ -103,6 +103,9 @@ def test_without_its_tokenizer_the_model_opens_on_token_ids(qtbot, window, lone_
     s.set_prompt("12 7, 2047")
     assert s.ids == [12, 7, 2047]
     node = "0.mlp.post_act.1"
+    s.select([node])
+    settle(window, 50)
+    assert ">#12</span> <span" in window.inspector.prompt_acts.text()  # ids apart, not #12#7
     window._ablate("node", [node], "zero")
     assert s.current is not None and s.current.top != s.baseline.top
     window._ablate("node", ["0.mlp.post_act.2"], "mean")  # refused in the status bar, not applied
