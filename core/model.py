@@ -17,14 +17,27 @@ from torch import nn
 from .attention import causal_attention
 from .config import GPTConfig
 from .hooks import HookPoint, HookRegistry, LinearHook, NormInputHook
+from .sparse import SparseLinear
 from .sparsity import abs_topk
 from .topology import FINAL_HOOK, LINEARS, SITES, STREAM_HOOKS, SUBLAYERS, Topology
 
 
 def make_norm(config: GPTConfig, width: int) -> nn.Module:
     if config.rms_norm:
-        return nn.RMSNorm(width)
+        return RMSNorm(width)
     return nn.LayerNorm(width, eps=1e-5, bias=config.ln_bias)
+
+
+class RMSNorm(nn.RMSNorm):
+    """torch's RMSNorm, which on a tensor stored by feature (a sparse model's activations on
+    CPU, core/sparse.py) keeps that layout: its fused kernel would copy the input into rows by
+    token, at four times the cost, and hand the next sparse layer rows it must copy back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.stride(-1) == 1 or x.dim() < 2:
+            return super().forward(x)
+        eps = torch.finfo(x.dtype).eps if self.eps is None else self.eps
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * self.weight
 
 
 class ActivationSparsity(nn.Module):
@@ -72,8 +85,15 @@ class CausalSelfAttention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         scale = 1.0 / math.sqrt(self.d_head)
         y = causal_attention(q, k, v, self.sink_logit, dropout, scale)
-        y = y.transpose(1, 2).contiguous().view(B, T, self.n_head * self.d_head)
-        return self.sparse_out(self.c_proj(y))
+        return self.sparse_out(self.c_proj(self._merge_heads(y, by_feature=x.stride(-1) != 1)))
+
+    def _merge_heads(self, y: torch.Tensor, by_feature: bool) -> torch.Tensor:
+        """[B, heads, T, d_head] -> [B, T, heads * d_head], stored by token, or by feature where
+        the block's input is (a sparse model on CPU: the one copy is then the one c_proj reads)."""
+        B, _, T, _ = y.shape
+        if by_feature:
+            return y.permute(0, 1, 3, 2).contiguous().view(B, -1, T).transpose(1, 2)
+        return y.transpose(1, 2).contiguous().view(B, T, -1)
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         """[B, T, heads * d_head] -> [B, heads, T, d_head], each head's vectors contiguous: the
@@ -232,6 +252,8 @@ class GPT(nn.Module):
             else:
                 x = x + pos_emb
         x = self.transformer.drop(x)
+        if self._stored_by_feature(x):
+            x = x.transpose(1, 2).contiguous().transpose(1, 2)
         for block in self.transformer.h:
             x = block(x, pos)
         x = self.hook_final_resid(x)
@@ -245,6 +267,12 @@ class GPT(nn.Module):
             return logits
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss
+
+    def _stored_by_feature(self, x: torch.Tensor) -> bool:
+        """Whether activations flow stored by feature ([width, tokens] in memory, seen as
+        [batch, tokens, width]): on CPU, for a model whose block matrices are sparse, whose
+        products read and write that layout (core/sparse.py). Hooks see the same shapes."""
+        return x.device.type == "cpu" and isinstance(self.transformer.h[0].attn.c_attn, SparseLinear)
 
     @contextlib.contextmanager
     def hooks(self, hooks):

@@ -89,6 +89,31 @@ def test_sparsify_keeps_names_hooks_and_fingerprint(pair):
     torch.testing.assert_close(back(ids), dense(ids), atol=1e-5, rtol=0)
 
 
+def test_activations_flow_stored_by_feature_on_cpu(pair):
+    """The sparse products read and write [width, tokens] rows; norms, AbsTopK and attention
+    keep that layout instead of copying into rows by token and back (core/model.py)."""
+    _, sparse, _, _ = pair
+    strides = {}
+    sparse.run_with_hooks(
+        torch.randint(0, 2048, (1, 20)),
+        [(n, lambda x, name: strides.__setitem__(name, x.stride())) for n in ("1.resid_mid", "0.mlp.act_in")],
+    )
+    assert all(s[-1] != 1 and s[-2] == 1 for s in strides.values()), strides
+
+
+def test_rms_norm_by_feature_equals_torchs():
+    from core.model import RMSNorm
+
+    norm = RMSNorm(48)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(2, 9, 48)
+    by_feature = x.transpose(1, 2).contiguous().transpose(1, 2)
+    out = norm(by_feature)
+    assert out.stride(-1) != 1
+    torch.testing.assert_close(out, torch.nn.RMSNorm(48, elementwise_affine=False)(x) * norm.weight)
+
+
 def test_every_hook_agrees(pair):
     dense, sparse, _, _ = pair
     ids = torch.randint(0, 2048, (3, 20))
