@@ -46,7 +46,7 @@ package: setup
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 
-# Retrain and re-prune the shipped default model (about 2 hours on 2 CPU cores: 1 h of
-# training, then 10 tasks of pruning with checks).
+# Retrain and re-prune the shipped default model (about 1.5 hours on 2 CPU cores: 1 h of
+# training, then 16 tasks of pruning with checks, two at a time).
 default-model: setup
 	$(BIN)/python -m core.build_default --run runs/default-model --out resources/default_model --jobs 2
