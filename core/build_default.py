@@ -12,7 +12,9 @@ circuits and the report are rebuilt for the current tasks and pruner, the weight
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -44,13 +46,18 @@ LEARNED_LOSS = 0.1  # a task is learned when the full model's held-out loss is a
 DEFAULT_STEPS = 8000
 
 
-def train_small(run_dir: Path, seed: int, steps: int = DEFAULT_STEPS) -> float:
-    """Train (or finish training) the small preset; returns seconds spent now."""
+def train_small(
+    run_dir: Path, seed: int, steps: int = DEFAULT_STEPS, l0_target: float | None = None
+) -> float:
+    """Train (or finish training) the small preset; returns seconds spent now. `l0_target`
+    (fraction of each matrix nonzero) overrides the preset's for a new run."""
     state = run_state(run_dir)
     if state is not None and state["step"] >= state["train_config"]["steps"]:
         return 0.0
     start = None
-    for event in training(TrainingSpec(run_dir, "small", steps=steps, seed=seed, resume=state is not None)):
+    settings = None if l0_target is None else {"l0_target": l0_target}
+    spec = TrainingSpec(run_dir, "small", steps=steps, seed=seed, resume=state is not None, settings=settings)
+    for event in training(spec):
         if isinstance(event, TrainingStarted):
             start = time.perf_counter()
         elif isinstance(event, TrainEvent) and event.kind == "checkpoint":
@@ -76,21 +83,32 @@ def prune_task(bench: Workbench, task, config: PruneConfig) -> Circuit:
 
 
 def prune_tasks(
-    bench: Workbench, names: list[str], done_dir: Path, config: PruneConfig, jobs: int
+    bench: Workbench,
+    names: list[str],
+    done_dir: Path,
+    config: PruneConfig,
+    jobs: int,
+    seeds: tuple[int, ...] | None = None,
 ) -> dict[str, Circuit]:
     """Every task's circuit, pruned `jobs` at a time (in processes of their own, each opening
-    the bench's model folder again). A circuit an interrupted build of this same model already
-    pruned (in `done_dir`) is kept; anything else is pruned anew."""
+    the bench's model folder again), once per seed in `seeds` (default: the config's). The seed
+    draws the pruning batch and the masks' noise, and on a model near a task's edge one seed can
+    find a circuit half the size of another's; the best of the tries is kept (`best_circuit`).
+    A try an interrupted build of this same model already made (in `done_dir`) is kept; anything
+    else is pruned anew."""
+    seeds = tuple(seeds or (config.seed,))
     done_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for name in names:
-        done = done_dir / f"{name}.json"
-        circuit = Circuit.load(done) if done.is_file() else None
-        if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
-            todo.append(name)
+        for seed in seeds:
+            done = _try_path(done_dir, name, seed)
+            circuit = Circuit.load(done) if done.is_file() else None
+            if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
+                todo.append((name, seed))
     if jobs <= 1:
-        for name in todo:
-            _report(name, prune_task(bench, BUILTIN_TASKS[name], config), done_dir)
+        for name, seed in todo:
+            circuit = prune_task(bench, BUILTIN_TASKS[name], dataclasses.replace(config, seed=seed))
+            _report(circuit, _try_path(done_dir, name, seed))
     elif todo:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         context = multiprocessing.get_context("spawn")  # no forked torch thread pools
@@ -98,19 +116,57 @@ def prune_tasks(
             jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
         ) as pool:
             for future in [
-                pool.submit(_prune_into, bench.checkpoint.path, name, config, done_dir) for name in todo
+                pool.submit(
+                    _prune_into,
+                    bench.checkpoint.path,
+                    name,
+                    dataclasses.replace(config, seed=seed),
+                    _try_path(done_dir, name, seed),
+                )
+                for name, seed in todo
             ]:
                 future.result()
-    return {name: Circuit.load(done_dir / f"{name}.json") for name in names}
+    return {name: best_circuit([Circuit.load(_try_path(done_dir, name, s)) for s in seeds]) for name in names}
 
 
-def _prune_into(model_dir: Path, name: str, config: PruneConfig, done_dir: Path) -> None:
-    _report(name, prune_task(Workbench(model_dir), BUILTIN_TASKS[name], config), done_dir)
+def best_circuit(tries: list[Circuit]) -> Circuit:
+    """Of one task's circuits from several seeds: passing checks first, then fewest weight
+    edges, then fewest nodes, then the lowest held-out loss. The winner records every try."""
+    rank = {"passes": 0, "inconclusive": 1, "fails": 2}
+
+    def key(c: Circuit):
+        status = overall(judge(c.checks, c.target_loss, c.loss_full)).status
+        return (rank.get(status, 1), c.n_edges, c.n_nodes, c.checks.get("heldout_loss", math.inf))
+
+    best = min(tries, key=key)
+    if len(tries) > 1:
+        best.extra["seeds_tried"] = [
+            {
+                "seed": c.seed,
+                "n_edges": c.n_edges,
+                "n_nodes": c.n_nodes,
+                "verdict": overall(judge(c.checks, c.target_loss, c.loss_full)).status,
+            }
+            for c in tries
+        ]
+    return best
 
 
-def _report(name: str, circuit: Circuit, done_dir: Path) -> None:
-    circuit.save(done_dir / f"{name}.json")
-    print(f"pruned {name} in {circuit.extra['prune_seconds']} s", file=sys.stderr)
+def _try_path(done_dir: Path, name: str, seed: int) -> Path:
+    return done_dir / f"{name}.seed{seed}.json"
+
+
+def _prune_into(model_dir: Path, name: str, config: PruneConfig, path: Path) -> None:
+    _report(prune_task(Workbench(model_dir), BUILTIN_TASKS[name], config), path)
+
+
+def _report(circuit: Circuit, path: Path) -> None:
+    circuit.save(path)
+    print(
+        f"pruned {circuit.task} (seed {circuit.seed}) in {circuit.extra['prune_seconds']} s: "
+        f"{circuit.n_nodes} nodes, {circuit.n_edges} edges",
+        file=sys.stderr,
+    )
 
 
 def main(argv=None) -> int:
@@ -127,6 +183,14 @@ def main(argv=None) -> int:
         help="tasks pruned at once, each in its own process (threads shared out)",
     )
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps of a new run")
+    parser.add_argument(
+        "--l0-target", type=float, help="fraction of each weight matrix kept nonzero (default: the preset's)"
+    )
+    parser.add_argument(
+        "--prune-seeds",
+        default=None,
+        help="comma-separated pruning seeds tried per task, keeping the best circuit (default: --seed)",
+    )
     parser.add_argument("--tasks", default=",".join(BUILTIN_TASKS))
     parser.add_argument(
         "--model",
@@ -138,7 +202,10 @@ def main(argv=None) -> int:
     if args.model is not None:
         source, train_s, training_figures = args.model, 0.0, reused_training_figures(args.model)
     else:
-        source, train_s = args.run / CHECKPOINT_DIR, train_small(args.run, args.seed, args.steps)
+        source, train_s = (
+            args.run / CHECKPOINT_DIR,
+            train_small(args.run, args.seed, args.steps, args.l0_target),
+        )
         training_figures = training_figures_of(args.run)
     staging = args.out.with_name(args.out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
@@ -154,7 +221,8 @@ def main(argv=None) -> int:
     bench.__dict__["means"] = means
 
     names = args.tasks.split(",")
-    circuits = prune_tasks(bench, names, args.run / "circuits", PruneConfig(seed=args.seed), args.jobs)
+    seeds = tuple(int(s) for s in args.prune_seeds.split(",")) if args.prune_seeds else (args.seed,)
+    circuits = prune_tasks(bench, names, args.run / "circuits", PruneConfig(seed=args.seed), args.jobs, seeds)
     results = []
     for name in names:
         circuit, task = circuits[name], BUILTIN_TASKS[name]
@@ -173,6 +241,7 @@ def main(argv=None) -> int:
             ],
             "loss_circuit": circuit.loss_circuit,
             "prune_seconds": prune_s,
+            "prune_seed": circuit.seed,
             **circuit.checks,
         }
         row["verdict"] = overall(judge(circuit.checks, circuit.target_loss, circuit.loss_full)).reason
@@ -181,6 +250,7 @@ def main(argv=None) -> int:
 
     report = {
         "seed": args.seed,
+        "prune_seeds": list(seeds),
         "train_seconds_this_build": round(train_s, 1),
         **training_figures,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
@@ -209,6 +279,8 @@ def reused_training_figures(model_dir: Path) -> dict:
 
 
 def format_report(report: dict) -> str:
+    seeds = report.get("prune_seeds", [report["seed"]])
+    several = len(seeds) > 1  # then a column says which seed's circuit was kept
     lines = [
         "# The default model",
         "",
@@ -218,6 +290,14 @@ def format_report(report: dict) -> str:
         f"- seed {report['seed']}; {report['train_steps']} steps; final training loss "
         f"{report['final_loss']:.3f}, validation loss {report['final_val_loss']:.3f}",
         f"- built on {report['machine']}",
+        *(
+            [
+                f"- pruned with seeds {', '.join(map(str, seeds))} per task, keeping the best circuit "
+                "(checks passing, then fewest edges); `seed` is the one kept"
+            ]
+            if several
+            else []
+        ),
         "",
         "Losses are two-token cross-entropies (chance is 0.693). `sufficiency`: the circuit alone; "
         "`necessity`: the model without the circuit; `random`: random node sets of the same size "
@@ -231,8 +311,9 @@ def format_report(report: dict) -> str:
         "links` are a kept write read by a kept later read on the same residual channel.",
         "",
         "| task | nodes | edges | residual links | full | full held-out | circuit | held-out | "
-        "necessity | random | zero | re-init | checks | prune s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "necessity | random | zero | re-init | checks | prune s |" + (" seed |" if several else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
+        + (" ---: |" if several else ""),
     ]
     for r in report["tasks"]:
         lines.append(
@@ -241,7 +322,7 @@ def format_report(report: dict) -> str:
             f"{r['loss_circuit']:.3f} | {r['heldout_loss']:.3f} | {r['necessity_loss']:.3f} | "
             f"{r['random_circuit_loss_mean']:.3f} ± {r['random_circuit_loss_std']:.3f} | "
             f"{r['zero_ablation_loss']:.3f} | {r['reinit_control_loss']:.3f} | {r['verdict']} | "
-            f"{r['prune_seconds']} |"
+            f"{r['prune_seconds']} |" + (f" {r['prune_seed']} |" if several else "")
         )
     learned = [r for r in report["tasks"] if r["loss_full_heldout"] <= LEARNED_LOSS]
     by_verdict = {

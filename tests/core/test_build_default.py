@@ -116,12 +116,76 @@ def test_tasks_are_pruned_in_parallel_and_a_finished_one_is_kept(tmp_path, small
     )
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "done").iterdir()}
     # Of another model's circuits, only those are pruned again.
-    stale = tmp_path / "done" / "bracket_counting.json"
+    stale = tmp_path / "done" / "bracket_counting.seed0.json"
     circuit = Circuit.load(stale)
     circuit.extra["model_fingerprint"] = "another model"
     circuit.save(stale)
-    prune_tasks(bench, names, tmp_path / "done", config, jobs=1)
-    assert (tmp_path / "done" / "single_double_quote.json").stat().st_mtime_ns == stamps[
-        "single_double_quote.json"
+    # A second seed prunes each task once more, and the first seed's tries are kept.
+    best = prune_tasks(bench, names, tmp_path / "done", config, jobs=1, seeds=(0, 1))
+    assert (tmp_path / "done" / "single_double_quote.seed0.json").stat().st_mtime_ns == stamps[
+        "single_double_quote.seed0.json"
     ]
     assert Circuit.load(stale).extra["model_fingerprint"] == fingerprint
+    for name in names:
+        tries = [Circuit.load(tmp_path / "done" / f"{name}.seed{s}.json") for s in (0, 1)]
+        assert [t["seed"] for t in best[name].extra["seeds_tried"]] == [0, 1]
+        assert best[name].n_edges == min(t.n_edges for t in tries if _status(t) == _status(best[name]))
+
+
+def _status(circuit):
+    from core.verdicts import judge, overall
+
+    return overall(judge(circuit.checks, circuit.target_loss, circuit.loss_full)).status
+
+
+def _circuit(n_edges, necessity):
+    edges = [{"src": f"0.mlp.post_act.{i}", "dst": "1.attn.q.0", "weight": 1.0} for i in range(n_edges)]
+    return Circuit(
+        "t",
+        0.15,
+        "mean",
+        [e["src"] for e in edges],
+        edges,
+        loss_full=0.01,
+        loss_circuit=0.1,
+        checks={
+            **{
+                k: ROW[k]
+                for k in (
+                    "heldout_loss",
+                    "random_circuit_loss_mean",
+                    "random_circuit_loss_std",
+                    "zero_ablation_loss",
+                    "reinit_control_loss",
+                )
+            },
+            "sufficiency_loss": 0.1,
+            "necessity_loss": necessity,
+        },
+    )
+
+
+def test_the_best_of_several_seeds_passes_its_checks_before_it_is_small():
+    from core.build_default import best_circuit
+
+    small_but_unneeded, passing, larger = _circuit(5, 0.02), _circuit(9, 0.8), _circuit(12, 0.8)
+    assert _status(small_but_unneeded) != "passes" and _status(passing) == "passes"
+    assert best_circuit([larger, small_but_unneeded, passing]) is passing
+    assert best_circuit([larger]) is larger and "seeds_tried" not in larger.extra
+
+
+def test_a_report_of_several_seeds_says_which_circuit_was_kept():
+    row = {**ROW, "prune_seed": 2}
+    report = format_report(
+        dict(
+            seed=0,
+            prune_seeds=[0, 1, 2],
+            train_steps=10,
+            final_loss=2.0,
+            final_val_loss=2.4,
+            machine="m",
+            tasks=[row],
+        )
+    )
+    assert "pruned with seeds 0, 1, 2 per task" in report
+    assert "| prune s | seed |" in report and "| 60.0 | 2 |" in report
