@@ -135,8 +135,7 @@ def best_circuit(tries: list[Circuit]) -> Circuit:
     rank = {"passes": 0, "inconclusive": 1, "fails": 2}
 
     def key(c: Circuit):
-        status = overall(judge(c.checks, c.target_loss, c.loss_full)).status
-        return (rank.get(status, 1), c.n_edges, c.n_nodes, c.checks.get("heldout_loss", math.inf))
+        return (rank.get(_status(c), 1), c.n_edges, c.n_nodes, c.checks.get("heldout_loss", math.inf))
 
     best = min(tries, key=key)
     if len(tries) > 1:
@@ -145,7 +144,7 @@ def best_circuit(tries: list[Circuit]) -> Circuit:
                 "seed": c.seed,
                 "n_edges": c.n_edges,
                 "n_nodes": c.n_nodes,
-                "verdict": overall(judge(c.checks, c.target_loss, c.loss_full)).status,
+                "verdict": _status(c),
             }
             for c in tries
         ]
@@ -169,6 +168,24 @@ def _report(circuit: Circuit, path: Path) -> None:
     )
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
+
+
+def _status(circuit: Circuit) -> str:
+    return overall(judge(circuit.checks, circuit.target_loss, circuit.loss_full)).status
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.build_default")
     parser.add_argument("--run", default="runs/default-model", type=Path)
@@ -184,10 +201,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps of a new run")
     parser.add_argument(
-        "--l0-target", type=float, help="fraction of each weight matrix kept nonzero (default: the preset's)"
+        "--l0-target",
+        type=_fraction,
+        help="fraction of each weight matrix kept nonzero (default: the preset's)",
     )
     parser.add_argument(
         "--prune-seeds",
+        type=_seed_list,
         default=None,
         help="comma-separated pruning seeds tried per task, keeping the best circuit (default: --seed)",
     )
@@ -221,7 +241,7 @@ def main(argv=None) -> int:
     bench.__dict__["means"] = means
 
     names = args.tasks.split(",")
-    seeds = tuple(int(s) for s in args.prune_seeds.split(",")) if args.prune_seeds else (args.seed,)
+    seeds = args.prune_seeds or (args.seed,)
     circuits = prune_tasks(bench, names, args.run / "circuits", PruneConfig(seed=args.seed), args.jobs, seeds)
     results = []
     for name in names:

@@ -189,3 +189,14 @@ def test_a_report_of_several_seeds_says_which_circuit_was_kept():
     )
     assert "pruned with seeds 0, 1, 2 per task" in report
     assert "| prune s | seed |" in report and "| 60.0 | 2 |" in report
+
+
+def test_bad_build_arguments_exit_2_naming_the_option(capsys):
+    import pytest
+
+    from core.build_default import main
+
+    for args, option in ((["--prune-seeds", "0,x"], "--prune-seeds"), (["--l0-target", "2"], "--l0-target")):
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        assert exit_.value.code == 2 and f"argument {option}" in capsys.readouterr().err
