@@ -35,7 +35,7 @@ from .pipelines.training import TrainingSpec, run_state, training
 from .prune import PruneConfig
 from .taskeval import evaluate
 from .tasks import BUILTIN_TASKS
-from .train import CHECKPOINT_DIR, read_metrics
+from .train import CHECKPOINT_DIR, METRICS_FILE, read_metrics
 from .verdicts import judge, overall
 from .workbench import Workbench
 
@@ -221,6 +221,14 @@ def main(argv=None) -> int:
 
     if args.model is not None:
         source, train_s, training_figures = args.model, 0.0, reused_training_figures(args.model)
+        missing = [name for name in SHIPPED_FILES if not (args.model / name).is_file()]
+        if missing or training_figures is None:
+            parser.error(
+                f"--model {args.model}: not a trained model folder"
+                + (f" (no {', '.join(missing)})" if missing else "")
+                + f": give a built default model (with report.json) or a run's {CHECKPOINT_DIR}/"
+                f" (with {METRICS_FILE} beside it)"
+            )
     else:
         source, train_s = (
             args.run / CHECKPOINT_DIR,
@@ -292,10 +300,15 @@ def training_figures_of(run_dir: Path) -> dict:
     }
 
 
-def reused_training_figures(model_dir: Path) -> dict:
-    """The training figures of a model built before, from its own report (same weights)."""
-    old = json.loads((model_dir / "report.json").read_text())
-    return {key: old[key] for key in ("train_steps", "final_loss", "final_val_loss")}
+def reused_training_figures(model_dir: Path) -> dict | None:
+    """The training figures of a model built before, from its own report (same weights), or of
+    a training run's checkpoint, from the run's metrics beside it; None when it is neither."""
+    if (model_dir / "report.json").is_file():
+        old = json.loads((model_dir / "report.json").read_text())
+        return {key: old[key] for key in ("train_steps", "final_loss", "final_val_loss")}
+    if (model_dir.parent / METRICS_FILE).is_file():
+        return training_figures_of(model_dir.parent)
+    return None
 
 
 def format_report(report: dict) -> str:

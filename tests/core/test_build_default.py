@@ -200,3 +200,22 @@ def test_bad_build_arguments_exit_2_naming_the_option(capsys):
         with pytest.raises(SystemExit) as exit_:
             main(args)
         assert exit_.value.code == 2 and f"argument {option}" in capsys.readouterr().err
+
+
+def test_a_model_folder_that_is_not_a_trained_model_exits_2_naming_it(tmp_path, capsys):
+    import pytest
+
+    from core.build_default import main, reused_training_figures
+
+    empty = tmp_path / "run" / "checkpoint"
+    empty.mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--model", str(empty), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and str(empty) in err and "model.safetensors" in err
+    assert not (tmp_path / "out").exists()
+    # A run's checkpoint takes its training figures from the run's metrics beside it.
+    (empty.parent / "metrics.jsonl").write_text(json.dumps({"step": 5, "loss": 2.5, "val_loss": 2.75}) + "\n")
+    assert reused_training_figures(empty) == {"train_steps": 5, "final_loss": 2.5, "final_val_loss": 2.75}
+    shipped = json.loads((SHIPPED / "report.json").read_text())
+    assert reused_training_figures(SHIPPED)["train_steps"] == shipped["train_steps"]
