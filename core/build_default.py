@@ -89,18 +89,20 @@ def prune_tasks(
     config: PruneConfig,
     jobs: int,
     seeds: tuple[int, ...] | None = None,
+    task_seeds: dict[str, tuple[int, ...]] | None = None,
 ) -> dict[str, Circuit]:
     """Every task's circuit, pruned `jobs` at a time (in processes of their own, each opening
     the bench's model folder again), once per seed in `seeds` (default: the config's). The seed
     draws the pruning batch and the masks' noise, and on a model near a task's edge one seed can
     find a circuit half the size of another's; the best of the tries is kept (`best_circuit`).
+    `task_seeds` gives some tasks seeds of their own instead.
     A try an interrupted build of this same model already made (in `done_dir`) is kept; anything
     else is pruned anew."""
-    seeds = tuple(seeds or (config.seed,))
+    seeds_of = {name: tuple((task_seeds or {}).get(name) or seeds or (config.seed,)) for name in names}
     done_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for name in names:
-        for seed in seeds:
+        for seed in seeds_of[name]:
             done = _try_path(done_dir, name, seed)
             circuit = Circuit.load(done) if done.is_file() else None
             if circuit is None or circuit.extra.get("model_fingerprint") != bench.fingerprint:
@@ -126,7 +128,8 @@ def prune_tasks(
                 for name, seed in todo
             ]:
                 future.result()
-    return {name: best_circuit([Circuit.load(_try_path(done_dir, name, s)) for s in seeds]) for name in names}
+    tries = {name: [Circuit.load(_try_path(done_dir, name, s)) for s in seeds_of[name]] for name in names}
+    return {name: best_circuit(circuits) for name, circuits in tries.items()}
 
 
 def best_circuit(tries: list[Circuit]) -> Circuit:
@@ -182,6 +185,13 @@ def _seed_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
 
 
+def _task_seed_list(text: str) -> tuple[str, tuple[int, ...]]:
+    name, sep, seeds = text.partition("=")
+    if not sep or name not in BUILTIN_TASKS:
+        raise argparse.ArgumentTypeError(f"must be TASK=SEEDS with a built-in task, got {text!r}")
+    return name, _seed_list(seeds)
+
+
 def _status(circuit: Circuit) -> str:
     return overall(judge(circuit.checks, circuit.target_loss, circuit.loss_full)).status
 
@@ -210,6 +220,14 @@ def main(argv=None) -> int:
         type=_seed_list,
         default=None,
         help="comma-separated pruning seeds tried per task, keeping the best circuit (default: --seed)",
+    )
+    parser.add_argument(
+        "--task-seeds",
+        type=_task_seed_list,
+        action="append",
+        default=[],
+        metavar="TASK=SEEDS",
+        help="seeds of one task's own instead of --prune-seeds (repeatable)",
     )
     parser.add_argument("--tasks", default=",".join(BUILTIN_TASKS))
     parser.add_argument(
@@ -250,7 +268,9 @@ def main(argv=None) -> int:
 
     names = args.tasks.split(",")
     seeds = args.prune_seeds or (args.seed,)
-    circuits = prune_tasks(bench, names, args.run / "circuits", PruneConfig(seed=args.seed), args.jobs, seeds)
+    task_seeds = {name: task for name, task in args.task_seeds if name in names}
+    config = PruneConfig(seed=args.seed)
+    circuits = prune_tasks(bench, names, args.run / "circuits", config, args.jobs, seeds, task_seeds)
     results = []
     for name in names:
         circuit, task = circuits[name], BUILTIN_TASKS[name]
@@ -279,6 +299,8 @@ def main(argv=None) -> int:
     report = {
         "seed": args.seed,
         "prune_seeds": list(seeds),
+        "task_seeds": {name: list(task) for name, task in task_seeds.items()},
+        "l0_frac": bench.checkpoint.meta.get("sparsity", {}).get("l0_frac"),
         "train_seconds_this_build": round(train_s, 1),
         **training_figures,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
@@ -313,20 +335,25 @@ def reused_training_figures(model_dir: Path) -> dict | None:
 
 def format_report(report: dict) -> str:
     seeds = report.get("prune_seeds", [report["seed"]])
-    several = len(seeds) > 1  # then a column says which seed's circuit was kept
+    task_seeds = report.get("task_seeds", {})
+    # then a column says which seed's circuit was kept
+    several = len(seeds) > 1 or any(len(s) > 1 for s in task_seeds.values())
+    own = "".join(f"; {name}: {', '.join(map(str, s))}" for name, s in task_seeds.items())
+    l0 = report.get("l0_frac")
     lines = [
         "# The default model",
         "",
         "The `small` preset trained on the embedded corpus, pruned on every built-in task with "
         "mean ablation to a two-token task loss of 0.15. Rebuild with `make default-model`.",
         "",
-        f"- seed {report['seed']}; {report['train_steps']} steps; final training loss "
-        f"{report['final_loss']:.3f}, validation loss {report['final_val_loss']:.3f}",
+        f"- seed {report['seed']}; {report['train_steps']} steps"
+        + (f" with {100 * l0:.2f}% of each weight matrix nonzero" if l0 else "")
+        + f"; final training loss {report['final_loss']:.3f}, validation loss {report['final_val_loss']:.3f}",
         f"- built on {report['machine']}",
         *(
             [
-                f"- pruned with seeds {', '.join(map(str, seeds))} per task, keeping the best circuit "
-                "(checks passing, then fewest edges); `seed` is the one kept"
+                f"- pruned with seeds {', '.join(map(str, seeds))} per task{own}, keeping the best "
+                "circuit (checks passing, then fewest edges); `seed` is the one kept"
             ]
             if several
             else []

@@ -130,6 +130,11 @@ def test_tasks_are_pruned_in_parallel_and_a_finished_one_is_kept(tmp_path, small
         tries = [Circuit.load(tmp_path / "done" / f"{name}.seed{s}.json") for s in (0, 1)]
         assert [t["seed"] for t in best[name].extra["seeds_tried"]] == [0, 1]
         assert best[name].n_edges == min(t.n_edges for t in tries if _status(t) == _status(best[name]))
+    # A task's own seeds: only its new try is pruned.
+    own = prune_tasks(bench, names, tmp_path / "done", config, 1, (0, 1), {"bracket_counting": (1, 2)})
+    assert sorted(p.name for p in (tmp_path / "done").glob("*.seed2.json")) == ["bracket_counting.seed2.json"]
+    assert [t["seed"] for t in own["bracket_counting"].extra["seeds_tried"]] == [1, 2]
+    assert [t["seed"] for t in own["single_double_quote"].extra["seeds_tried"]] == [0, 1]
 
 
 def _status(circuit):
@@ -187,8 +192,23 @@ def test_a_report_of_several_seeds_says_which_circuit_was_kept():
             tasks=[row],
         )
     )
-    assert "pruned with seeds 0, 1, 2 per task" in report
+    assert "pruned with seeds 0, 1, 2 per task, keeping" in report
     assert "| prune s | seed |" in report and "| 60.0 | 2 |" in report
+    one_task = format_report(
+        dict(
+            seed=0,
+            prune_seeds=[0],
+            task_seeds={"t": [0, 3]},
+            l0_frac=0.0417,
+            train_steps=10,
+            final_loss=2.0,
+            final_val_loss=2.4,
+            machine="m",
+            tasks=[row],
+        )
+    )
+    assert "10 steps with 4.17% of each weight matrix nonzero" in one_task
+    assert "pruned with seeds 0 per task; t: 0, 3, keeping" in one_task and "| 60.0 | 2 |" in one_task
 
 
 def test_bad_build_arguments_exit_2_naming_the_option(capsys):
@@ -196,7 +216,12 @@ def test_bad_build_arguments_exit_2_naming_the_option(capsys):
 
     from core.build_default import main
 
-    for args, option in ((["--prune-seeds", "0,x"], "--prune-seeds"), (["--l0-target", "2"], "--l0-target")):
+    for args, option in (
+        (["--prune-seeds", "0,x"], "--prune-seeds"),
+        (["--l0-target", "2"], "--l0-target"),
+        (["--task-seeds", "no_such_task=1"], "--task-seeds"),
+        (["--task-seeds", "single_double_quote"], "--task-seeds"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(args)
         assert exit_.value.code == 2 and f"argument {option}" in capsys.readouterr().err
