@@ -133,12 +133,15 @@ def prune_tasks(
 
 
 def best_circuit(tries: list[Circuit]) -> Circuit:
-    """Of one task's circuits from several seeds: passing checks first, then fewest weight
-    edges, then fewest nodes, then the lowest held-out loss. The winner records every try."""
+    """Of one task's circuits from several seeds: passing checks first, then held-out loss
+    within the target (a circuit that misses it on unseen examples fits its pruning batch, not
+    the task), then fewest weight edges, then fewest nodes, then the lowest held-out loss. The
+    winner records every try."""
     rank = {"passes": 0, "inconclusive": 1, "fails": 2}
 
     def key(c: Circuit):
-        return (rank.get(_status(c), 1), c.n_edges, c.n_nodes, c.checks.get("heldout_loss", math.inf))
+        heldout = c.checks.get("heldout_loss", math.inf)
+        return (rank.get(_status(c), 1), heldout > c.target_loss, c.n_edges, c.n_nodes, heldout)
 
     best = min(tries, key=key)
     if len(tries) > 1:

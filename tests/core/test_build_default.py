@@ -177,6 +177,10 @@ def test_the_best_of_several_seeds_passes_its_checks_before_it_is_small():
     assert _status(small_but_unneeded) != "passes" and _status(passing) == "passes"
     assert best_circuit([larger, small_but_unneeded, passing]) is passing
     assert best_circuit([larger]) is larger and "seeds_tried" not in larger.extra
+    # Of two that pass, one missing the target on held-out examples loses to a larger one.
+    overfit = _circuit(7, 0.8)
+    overfit.checks["heldout_loss"] = 0.16
+    assert _status(overfit) == "passes" and best_circuit([overfit, passing]) is passing
 
 
 def test_a_report_of_several_seeds_says_which_circuit_was_kept():
