@@ -356,7 +356,8 @@ def format_report(report: dict) -> str:
         *(
             [
                 f"- pruned with seeds {', '.join(map(str, seeds))} per task{own}, keeping the best "
-                "circuit (checks passing, then fewest edges); `seed` is the one kept"
+                "circuit (checks passing, then held-out loss within the target, then fewest edges); "
+                "`seed` is the one kept"
             ]
             if several
             else []

@@ -19,8 +19,8 @@ from tests.app.conftest import settle
 from tests.app.test_workspace import open_from, save_as
 
 ROOT = Path(__file__).resolve().parents[2]
-# Of the shipped quote circuit, the two writes to residual channel 74: patching both flips the answer.
-QUOTE_NODES = ["0.attn.resid_delta.74", "1.mlp.resid_delta.74"]
+# Of the shipped quote circuit, two of layer 0 attention's residual writes: patching both flips the answer.
+QUOTE_NODES = ["0.attn.resid_delta.25", "0.attn.resid_delta.62"]
 
 
 def menu_texts(window, kind, targets):
@@ -132,7 +132,7 @@ def test_copy_as_python_reproduces_a_patch(window, tiny_default, tmp_path):
 
 
 def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
-    """On the shipped model and its quote circuit: patching its writes to channel 74 from the paired
+    """On the shipped model and its quote circuit: patching those two writes from the paired
     prompt flips the first held-out example's answer, by the same number in all three."""
     s = Session()
     s.open_default()  # the shipped model, its quote circuit, the task's first held-out example
@@ -150,7 +150,7 @@ def test_app_cli_and_core_give_the_same_patched_logit_difference(qtbot, capsys):
     assert cli["logit_diff_before"] == pytest.approx(app_before, abs=1e-5)
     assert cli["logit_diff_after"] == pytest.approx(app_after, abs=1e-5)
     assert core_after == pytest.approx(app_after, abs=1e-5)
-    assert app_before > 4 and app_after < 0  # +4.89 -> -5.12 (its twin +6.41 -> -2.65): the answer flips
+    assert app_before > 4 and app_after < 0  # +5.97 -> -4.65 (its twin +7.44 -> -4.10): the answer flips
     s.stop_jobs()
 
 

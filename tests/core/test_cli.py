@@ -120,10 +120,10 @@ def test_info_accepts_default_like_every_command(capsys):
     assert info["l0_frac"] == sum(m["nonzero"] for m in sparse) / sum(
         m["nonzero"] / m["nonzero_frac"] for m in sparse
     )
-    assert info["l0_scheduled"] == pytest.approx(1 / 16)
+    assert info["l0_scheduled"] == pytest.approx(1 / 24)
     assert main(["info", "default"]) == 0
     text = capsys.readouterr().out
-    assert "measured 0.0625 (1.00x the schedule)" in text and "(  6.250%)  sparse" in text
+    assert "measured 0.04167 (1.00x the schedule)" in text and "(  4.167%)  sparse" in text
 
 
 def test_a_closed_pipe_ends_the_command_quietly():

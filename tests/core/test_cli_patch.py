@@ -12,8 +12,8 @@ from core.tasks import BUILTIN_TASKS
 from core.workbench import Workbench, default_model_dir
 from tests.core.test_cli import one_line_error
 
-# In the default quote circuit, its two writes to residual channel 74: patching both flips the answer.
-NODES = ["0.attn.resid_delta.74", "1.mlp.resid_delta.74"]
+# In the default quote circuit, two of layer 0 attention's residual writes: patching both flips the answer.
+NODES = ["0.attn.resid_delta.25", "0.attn.resid_delta.62"]
 NODE_ARGS = [arg for n in NODES for arg in ("--node", n)]
 NODE = NODES[0]
 
