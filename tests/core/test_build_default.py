@@ -185,32 +185,11 @@ def test_the_best_of_several_seeds_passes_its_checks_before_it_is_small():
 
 def test_a_report_of_several_seeds_says_which_circuit_was_kept():
     row = {**ROW, "prune_seed": 2}
-    report = format_report(
-        dict(
-            seed=0,
-            prune_seeds=[0, 1, 2],
-            train_steps=10,
-            final_loss=2.0,
-            final_val_loss=2.4,
-            machine="m",
-            tasks=[row],
-        )
-    )
+    build = dict(seed=0, train_steps=10, final_loss=2.0, final_val_loss=2.4, machine="m", tasks=[row])
+    report = format_report({**build, "prune_seeds": [0, 1, 2]})
     assert "pruned with seeds 0, 1, 2 per task, keeping" in report
     assert "| prune s | seed |" in report and "| 60.0 | 2 |" in report
-    one_task = format_report(
-        dict(
-            seed=0,
-            prune_seeds=[0],
-            task_seeds={"t": [0, 3]},
-            l0_frac=0.0417,
-            train_steps=10,
-            final_loss=2.0,
-            final_val_loss=2.4,
-            machine="m",
-            tasks=[row],
-        )
-    )
+    one_task = format_report({**build, "prune_seeds": [0], "task_seeds": {"t": [0, 3]}, "l0_frac": 0.0417})
     assert "10 steps with 4.17% of each weight matrix nonzero" in one_task
     assert "pruned with seeds 0 per task; t: 0, 3, keeping" in one_task and "| 60.0 | 2 |" in one_task
 
